@@ -1,0 +1,53 @@
+# newsflow: the two commands a new user runs are `make run` and `make test`.
+# Each sets itself up: a virtualenv in .venv, the project and its test tools, and (through
+# `newsflow es start` or the test fixtures) a local Elasticsearch node unless ES_URL is set.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+FEEDS  ?=
+NEWSFLOW_EVAL_DATA ?= $(abspath ../shared/data)
+export NEWSFLOW_EVAL_DATA
+
+.PHONY: setup run test lint eval bench es-start es-stop es-status clean
+
+setup: $(STAMP)
+
+# pip 23.2 (this machine's) mis-resolves lxml[html-clean], which trafilatura needs: upgrade first.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24.3,<26"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -c "from newsflow.esnode import find_java_home; find_java_home()" 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e ".[jdk]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/newsflow run $(if $(FEEDS),--feeds $(FEEDS),--demo)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check newsflow transforms pipelines schemas tests bench eval
+	$(BIN)/mypy newsflow transforms pipelines schemas
+
+eval: setup
+	$(BIN)/python -m eval.extract
+	$(BIN)/python -m eval.dedupe
+	$(BIN)/python -m eval.feeds
+	$(BIN)/python -m eval.site
+
+bench: setup
+	$(BIN)/python -m bench.pipeline
+
+es-start: setup
+	$(BIN)/newsflow es start
+es-stop: setup
+	$(BIN)/newsflow es stop
+es-status: setup
+	$(BIN)/newsflow es status
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
