@@ -1,0 +1,277 @@
+"""The HTTP layer against a real loopback server: limits, politeness, retries, errors."""
+# ruff: noqa: F811  (the loopback fixture is imported, then named as a test argument)
+
+from __future__ import annotations
+
+import pickle
+import socket
+import threading
+import time
+
+import pytest
+
+from newsflow.http import FetchConfig, Fetcher, FetchError, FetchRequest, FetchResult
+from tests.loopback import LoopbackServer, Request, Response, loopback  # noqa: F401
+
+FAST = FetchConfig(connect_timeout=2, read_timeout=2, retries=0, per_host_min_delay=0,
+                   per_host_concurrency=4, backoff_base=0, backoff_max=2)
+
+
+def fetch(url: str, config: FetchConfig = FAST, **kwargs: str) -> FetchResult | FetchError:
+    with Fetcher(config) as fetcher:
+        return fetcher.fetch(url, **kwargs)
+
+
+def ok(outcome: FetchResult | FetchError) -> FetchResult:
+    assert isinstance(outcome, FetchResult), outcome
+    return outcome
+
+
+def failed(outcome: FetchResult | FetchError) -> FetchError:
+    assert isinstance(outcome, FetchError), outcome
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("connect_timeout", 0), ("read_timeout", -1), ("max_bytes", 0), ("max_redirects", -1),
+     ("retries", -2), ("per_host_concurrency", 0), ("per_host_min_delay", -0.1),
+     ("max_workers", 0), ("user_agent", ""), ("backoff_max", 0.1), ("max_bytes", 1.5)],
+)
+def test_config_rejects_bad_values_naming_them(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        FetchConfig(**{field: value, "backoff_base": 0.5})  # type: ignore[arg-type]
+
+
+def test_config_and_errors_pickle() -> None:
+    config = FetchConfig(max_bytes=123)
+    assert pickle.loads(pickle.dumps(config)) == config
+    error = FetchError("timeout", "read timed out", "http://x/", None, True)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.kind, copy.message, copy.url, copy.transient) == (
+        "timeout", "read timed out", "http://x/", True)
+
+
+def test_200_sends_user_agent_and_returns_body(loopback: LoopbackServer) -> None:
+    loopback.add("/feed.xml", b"<rss/>", content_type="application/rss+xml", etag='"v1"')
+    result = ok(fetch(loopback.url("/feed.xml")))
+    assert (result.status, result.body, result.etag) == (200, b"<rss/>", '"v1"')
+    assert result.content_type == "application/rss+xml"
+    sent = loopback.requests_for("/feed.xml")[0].headers
+    assert sent["user-agent"].startswith("newsflow/")
+    assert "gzip" in sent["accept-encoding"]
+
+
+def test_304_by_etag(loopback: LoopbackServer) -> None:
+    loopback.add("/f", b"<rss/>", etag='"v1"')
+    result = ok(fetch(loopback.url("/f"), etag='"v1"'))
+    assert (result.status, result.not_modified, result.body) == (304, True, b"")
+    assert loopback.requests_for("/f")[0].headers["if-none-match"] == '"v1"'
+
+
+def test_304_by_last_modified(loopback: LoopbackServer) -> None:
+    stamp = "Mon, 01 Jan 2024 10:00:00 GMT"
+    loopback.add("/f", b"<rss/>", last_modified=stamp)
+    assert ok(fetch(loopback.url("/f"), last_modified=stamp)).status == 304
+    assert ok(fetch(loopback.url("/f"),
+                    last_modified="Sun, 31 Dec 2023 10:00:00 GMT")).status == 200
+
+
+def test_gzip_body_is_decompressed(loopback: LoopbackServer) -> None:
+    loopback.add("/z", b"<rss>" + b"a" * 5000 + b"</rss>", gzip=True)
+    loopback.add("/d", b"deflated", deflate=True)
+    assert ok(fetch(loopback.url("/z"))).body == b"<rss>" + b"a" * 5000 + b"</rss>"
+    assert ok(fetch(loopback.url("/d"))).body == b"deflated"
+
+
+def test_redirect_chain_is_followed(loopback: LoopbackServer) -> None:
+    loopback.redirect("/a", "/b", 301)
+    loopback.redirect("/b", loopback.url("/c"), 302)
+    loopback.redirect("/c", "d", 307)
+    loopback.add("/d", b"end")
+    result = ok(fetch(loopback.url("/a")))
+    assert result.body == b"end"
+    assert result.final_url == loopback.url("/d")
+    assert result.url == loopback.url("/a")
+    assert result.redirects == [loopback.url(p) for p in ("/a", "/b", "/c")]
+
+
+def test_redirect_loop_is_an_error(loopback: LoopbackServer) -> None:
+    loopback.redirect("/a", "/b")
+    loopback.redirect("/b", "/a")
+    error = failed(fetch(loopback.url("/a")))
+    assert error.kind == "redirect_loop"
+    assert loopback.hits("/a") == 1
+
+
+def test_too_many_redirects(loopback: LoopbackServer) -> None:
+    for i in range(10):
+        loopback.redirect(f"/r{i}", f"/r{i + 1}")
+    error = failed(fetch(loopback.url("/r0"), FetchConfig(max_redirects=3, retries=0,
+                                                          per_host_min_delay=0)))
+    assert error.kind == "too_many_redirects"
+    assert loopback.hits("/r4") == 0
+
+
+def test_404_is_permanent_and_not_retried(loopback: LoopbackServer) -> None:
+    config = FetchConfig(retries=3, backoff_base=0, per_host_min_delay=0)
+    error = failed(fetch(loopback.url("/missing"), config))
+    assert (error.kind, error.status, error.transient) == ("http_status", 404, False)
+    assert loopback.hits("/missing") == 1
+
+
+def test_500_then_success_on_retry(loopback: LoopbackServer) -> None:
+    loopback.sequence("/flaky", [Response(500), Response(502), Response(200, b"fine")])
+    config = FetchConfig(retries=2, backoff_base=0, per_host_min_delay=0)
+    result = ok(fetch(loopback.url("/flaky"), config))
+    assert (result.body, result.attempts) == (b"fine", 3)
+
+
+def test_500_gives_up_after_retries(loopback: LoopbackServer) -> None:
+    loopback.add("/down", status=503)
+    config = FetchConfig(retries=2, backoff_base=0, per_host_min_delay=0)
+    error = failed(fetch(loopback.url("/down"), config))
+    assert (error.kind, error.status, error.transient, error.attempts) == (
+        "http_status", 503, True, 3)
+    assert loopback.hits("/down") == 3
+
+
+def test_429_retry_after_is_honoured(loopback: LoopbackServer) -> None:
+    loopback.sequence("/busy", [Response(429, headers={"Retry-After": "1"}),
+                                Response(200, b"now")])
+    config = FetchConfig(retries=1, backoff_base=0, backoff_max=5, per_host_min_delay=0)
+    assert ok(fetch(loopback.url("/busy"), config)).body == b"now"
+    first, second = loopback.requests_for("/busy")
+    assert second.at - first.at >= 0.9  # waited as told (a lower bound, not a speed check)
+
+
+def test_declared_body_over_the_limit(loopback: LoopbackServer) -> None:
+    loopback.add("/big", size=5_000_000)
+    error = failed(fetch(loopback.url("/big"), FetchConfig(max_bytes=100_000, retries=0)))
+    assert error.kind == "too_large"
+
+
+def test_streamed_body_over_the_limit(loopback: LoopbackServer) -> None:
+    def chunked(_req: Request) -> Response:
+        return Response(200, size=3_000_000, headers={"X-Test": "1"})
+
+    loopback.route("/big", chunked)
+    error = failed(fetch(loopback.url("/big"), FetchConfig(max_bytes=1_000_000, retries=0)))
+    assert error.kind == "too_large"
+
+
+def test_gzip_bomb_is_stopped_after_decompression(loopback: LoopbackServer) -> None:
+    loopback.add("/bomb", b"<" * 30_000_000, gzip=True)
+    config = FetchConfig(max_bytes=1_000_000, retries=0)
+    error = failed(fetch(loopback.url("/bomb"), config))
+    assert error.kind == "too_large"
+    assert "decompressed" in error.message
+
+
+def test_server_that_never_answers_times_out(loopback: LoopbackServer) -> None:
+    loopback.hang("/never")
+    config = FetchConfig(read_timeout=0.5, retries=1, backoff_base=0, per_host_min_delay=0)
+    error = failed(fetch(loopback.url("/never"), config))
+    assert (error.kind, error.transient, error.attempts) == ("timeout", True, 2)
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    error = failed(fetch(f"http://127.0.0.1:{port}/feed"))
+    assert error.kind == "connect"
+
+
+def test_dns_failure() -> None:
+    error = failed(fetch("http://no-such-host.invalid/feed"))
+    assert error.kind == "dns"
+    assert "no-such-host.invalid" in error.message
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/feed", "not a url", "http:///nohost"])
+def test_bad_urls(url: str) -> None:
+    assert failed(fetch(url)).kind == "bad_url"
+
+
+def test_robots_txt_is_honoured_and_cached(loopback: LoopbackServer) -> None:
+    loopback.add("/robots.txt", "User-agent: *\nDisallow: /private/\n",
+                 content_type="text/plain")
+    loopback.add("/private/feed", b"secret")
+    loopback.add("/public/feed", b"open")
+    config = FetchConfig(retries=0, per_host_min_delay=0)
+    with Fetcher(config) as fetcher:
+        assert failed(fetcher.fetch(loopback.url("/private/feed"))).kind == "robots_disallowed"
+        assert ok(fetcher.fetch(loopback.url("/public/feed"))).body == b"open"
+    assert loopback.hits("/private/feed") == 0
+    assert loopback.hits("/robots.txt") == 1
+    ignoring = FetchConfig(retries=0, per_host_min_delay=0, respect_robots=False)
+    assert ok(fetch(loopback.url("/private/feed"), ignoring)).body == b"secret"
+
+
+def test_robots_txt_5xx_disallows(loopback: LoopbackServer) -> None:
+    loopback.add("/robots.txt", status=500)
+    loopback.add("/feed", b"x")
+    error = failed(fetch(loopback.url("/feed"), FetchConfig(retries=0)))
+    assert (error.kind, error.transient) == ("robots_disallowed", True)
+
+
+def _concurrency_probe(loopback: LoopbackServer, path: str, hold: float) -> list[int]:
+    state = {"now": 0}
+    peaks: list[int] = []
+    lock = threading.Lock()
+
+    def handler(_req: Request) -> Response:
+        with lock:
+            state["now"] += 1
+            peaks.append(state["now"])
+        time.sleep(hold)
+        with lock:
+            state["now"] -= 1
+        return Response(200, b"ok")
+
+    loopback.route(path, handler)
+    return peaks
+
+
+def test_fetch_many_keeps_per_host_limit(loopback: LoopbackServer) -> None:
+    peaks = _concurrency_probe(loopback, "/slow", 0.2)
+    config = FetchConfig(per_host_concurrency=1, per_host_min_delay=0, max_workers=8)
+    urls = [loopback.url(f"/slow?i={i}") for i in range(4)]
+    with Fetcher(config) as fetcher:
+        outcomes = list(fetcher.fetch_many(urls))
+    assert sorted(item for item, _ in outcomes) == sorted(urls)
+    assert all(isinstance(o, FetchResult) for _, o in outcomes)
+    assert max(peaks) == 1
+
+
+def test_fetch_many_runs_requests_concurrently(loopback: LoopbackServer) -> None:
+    peaks = _concurrency_probe(loopback, "/slow", 0.3)
+    config = FetchConfig(per_host_concurrency=3, per_host_min_delay=0, max_workers=8)
+    urls = [loopback.url(f"/slow?i={i}") for i in range(6)]
+    with Fetcher(config) as fetcher:
+        assert len(list(fetcher.fetch_many(urls))) == 6
+    assert 1 < max(peaks) <= 3
+
+
+def test_per_host_min_delay(loopback: LoopbackServer) -> None:
+    loopback.add("/p", b"ok")
+    config = FetchConfig(per_host_concurrency=4, per_host_min_delay=0.3, max_workers=4)
+    with Fetcher(config) as fetcher:
+        list(fetcher.fetch_many([loopback.url(f"/p?i={i}") for i in range(3)]))
+    times = sorted(r.at for r in loopback.requests_for("/p"))
+    assert len(times) == 3
+    assert all(b - a >= 0.25 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_fetch_many_mixes_outcomes_and_keeps_requests(loopback: LoopbackServer) -> None:
+    loopback.add("/good", b"g", etag='"e"')
+    requests: list[FetchRequest | str] = [FetchRequest(loopback.url("/good"), etag='"e"'), loopback.url("/good"),
+                loopback.url("/gone"), "http://no-such-host.invalid/x"]
+    with Fetcher(FAST) as fetcher:
+        outcomes = dict(fetcher.fetch_many(requests))
+    assert len(outcomes) == 4
+    assert ok(outcomes[requests[0]]).status == 304
+    assert ok(outcomes[requests[1]]).body == b"g"
+    assert failed(outcomes[requests[2]]).status == 404
+    assert failed(outcomes[requests[3]]).kind == "dns"
