@@ -1,0 +1,109 @@
+"""Which appearance of a story is the original, and the story's stable id.
+
+The canonical article is the one a reader should land on: the earliest credible
+``published_at``, not an aggregator's re-post and not a truncated copy. "Credible" and
+"aggregator" are read from the cluster itself, with no list of sites: a page that credits
+another member's site in its furniture lines ("Read more at example.com") is a re-post; a body
+that stops mid-sentence, or that the normaliser marked truncated, is a partial copy. Those are
+only chosen when every member is one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from newsflow.dedupe.fingerprint import Fingerprint
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One appearance of a story as the dedupe logic sees it: metadata plus fingerprint."""
+
+    key: str  # unique per appearance (CLI: the input id; Beam: derived from url and body)
+    url: str
+    source: str
+    published_at: datetime | None
+    fingerprint: Fingerprint
+    truncated: bool = False
+
+
+def is_repost(entry: Entry, members: Sequence[Entry]) -> bool:
+    """True when the entry credits another member's site ("Read more at <their domain>")."""
+    credited = entry.fingerprint.credits
+    if not credited:
+        return False
+    own = entry.source.lower().removeprefix("www.")
+    for m in members:
+        other = m.source.lower().removeprefix("www.")
+        if other and other != own and any(c == other or c.endswith("." + other) for c in credited):
+            return True
+    return False
+
+
+def is_partial_of(a: Fingerprint, b: Fingerprint) -> bool:
+    """True when ``a`` is a truncated copy or an excerpt of ``b``.
+
+    Truncated: ``a`` stops mid-sentence exactly where ``b`` goes on (its last shingle is not in
+    ``b`` although nearly all the others are). Excerpt: ``b`` holds all of ``a`` and at least
+    twice as much again.
+    """
+    if a.shingles.size == 0 or b.shingles.size == 0:
+        return False
+    distinct_a = np.unique(a.shingles)
+    distinct_b = np.unique(b.shingles)
+    inside = float(np.isin(distinct_a, distinct_b).mean())
+    if inside < 0.9:
+        return False
+    if distinct_b.size >= 2 * distinct_a.size:
+        return True
+    cut = not a.complete and a.shingles[-1] not in distinct_b
+    return bool(cut and distinct_b.size > distinct_a.size)
+
+
+# Above this many members, only the longest few are checked as the full text of the others.
+_MAX_PARTIAL_CHECKS = 8
+
+
+def canonical_ranks(members: Sequence[Entry]) -> list[tuple[object, ...]]:
+    """Sort key per member: the smallest is the canonical article."""
+    longest = sorted(members, key=lambda m: -m.fingerprint.shingles.size)[:_MAX_PARTIAL_CHECKS]
+    ranks: list[tuple[object, ...]] = []
+    for entry in members:
+        partial = entry.truncated or any(
+            m is not entry and is_partial_of(entry.fingerprint, m.fingerprint) for m in longest
+        )
+        ranks.append(
+            (
+                entry.published_at is None,
+                is_repost(entry, members),
+                partial,
+                entry.published_at or datetime.max.replace(tzinfo=UTC),
+                -np.unique(entry.fingerprint.shingles).size,
+                entry.url,
+                entry.key,
+            )
+        )
+    return ranks
+
+
+def choose_canonical(members: Sequence[Entry]) -> Entry:
+    """The original among copies of one story."""
+    if not members:
+        raise ValueError("a story needs at least one member")
+    ranks = canonical_ranks(members)
+    return members[min(range(len(members)), key=ranks.__getitem__)]
+
+
+def story_id(url: str, body_hash: str = "") -> str:
+    """A stable story id from the canonical article's URL (the Elasticsearch ``_id``).
+
+    A URL without a path (a site's front page) says little, so the body hash is added then.
+    """
+    path = url.split("://", 1)[-1].partition("/")[2].strip("/")
+    seed = url if path else f"{url}\n{body_hash}"
+    return hashlib.sha1(seed.encode("utf-8")).hexdigest()[:24]

@@ -1,0 +1,151 @@
+"""Deduplication of a batch held in one process: the CLI, the eval and the benchmark.
+
+The same steps as the Beam transform (band keys → candidate pairs → containment check →
+connected components → canonical per cluster), with dicts instead of GroupByKey and a
+union-find instead of label propagation. Only fingerprints are kept, never bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from newsflow.dedupe.canonical import Entry, choose_canonical, story_id
+from newsflow.dedupe.fingerprint import FIXED_BANDS
+from newsflow.dedupe.match import DEFAULT_RULES, MatchRules, is_copy, within_horizon
+
+# A band bucket with more members than this is a phrase every article of a site shares, not a
+# story: it yields no pairs (the other bands still do). Counted in ``Stats.buckets_skipped``.
+MAX_BUCKET = 500
+# Query parameters that say where a reader came from, not which page they read.
+_TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref=", "source=", "cmpid")
+
+
+@dataclass
+class Stats:
+    articles: int = 0
+    candidate_pairs: int = 0
+    verified_pairs: int = 0
+    buckets_skipped: int = 0
+    stories: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def url_key(url: str) -> str | None:
+    """The key under which same-URL appearances meet; None for a site's front page."""
+    parts = urlsplit(url)
+    if not parts.netloc or (parts.path.strip("/") == "" and not parts.query):
+        return None
+    host = parts.netloc.lower().removeprefix("www.")
+    query = "&".join(
+        sorted(q for q in parts.query.split("&") if q and not q.lower().startswith(_TRACKING))
+    )
+    return f"{host}{parts.path.rstrip('/')}" + (f"?{query}" if query else "")
+
+
+def same_story(a: Entry, b: Entry, rules: MatchRules = DEFAULT_RULES) -> bool:
+    """The pair check on two entries: same canonical URL, or one body a copy of the other."""
+    ka = url_key(a.url)
+    if ka is not None and ka == url_key(b.url):
+        return within_horizon(a.published_at, b.published_at, rules.horizon)
+    return is_copy(a.fingerprint, b.fingerprint, a.published_at, b.published_at, rules)
+
+
+def candidate_pairs(entries: Sequence[Entry], max_bucket: int = MAX_BUCKET,
+                    stats: Stats | None = None) -> Iterator[tuple[int, int]]:
+    """Index pairs that share a band key or a URL key, each once (smaller index first)."""
+    if not entries:
+        return
+    keys = [np.asarray(e.fingerprint.bands, dtype=np.uint64) for e in entries]
+    url_hashes = np.array(
+        [_stable64(k) if (k := url_key(e.url)) else 0 for e in entries], dtype=np.uint64
+    )
+    # Column number mixed into the key, so band 3 of one article never meets band 4 of another.
+    lengths = np.array([k.size for k in keys])
+    flat = np.concatenate(keys + [url_hashes])
+    owner = np.concatenate([np.repeat(np.arange(len(entries)), lengths), np.arange(len(entries))])
+    column = np.concatenate(
+        [np.minimum(np.arange(n), FIXED_BANDS) for n in lengths] + [np.full(len(entries), 99)]
+    ).astype(np.uint64)
+    keep = flat != 0
+    flat = (flat[keep] ^ (column[keep] * np.uint64(0x9E3779B97F4A7C15)))
+    owner = owner[keep]
+    order = np.lexsort((owner, flat))
+    flat, owner = flat[order], owner[order]
+    boundaries = np.flatnonzero(np.diff(flat)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [flat.size]))
+    sizes = ends - starts
+    seen: set[tuple[int, int]] = set()
+    for s, e in zip(starts[sizes > 1].tolist(), ends[sizes > 1].tolist(), strict=True):
+        if e - s > max_bucket:
+            if stats is not None:
+                stats.buckets_skipped += 1
+            continue
+        members = sorted(set(owner[s:e].tolist()))
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pair = (members[x], members[y])
+                if pair not in seen:
+                    seen.add(pair)
+                    yield pair
+
+
+def _stable64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def cluster(entries: Sequence[Entry], rules: MatchRules = DEFAULT_RULES,
+            stats: Stats | None = None) -> list[int]:
+    """Component label (index of the component's smallest member) per entry."""
+    parent = list(range(len(entries)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in candidate_pairs(entries, stats=stats):
+        if stats is not None:
+            stats.candidate_pairs += 1
+        ri, rj = find(i), find(j)
+        if ri == rj:
+            continue  # already joined through other copies: no need to check
+        if same_story(entries[i], entries[j], rules):
+            if stats is not None:
+                stats.verified_pairs += 1
+            parent[max(ri, rj)] = min(ri, rj)
+    return [find(i) for i in range(len(entries))]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    key: str
+    cluster_id: str
+    canonical: bool
+
+
+def dedupe(entries: Iterable[Entry], rules: MatchRules = DEFAULT_RULES,
+           stats: Stats | None = None) -> list[Assignment]:
+    """Cluster id and canonical flag for every entry, in input order."""
+    items = list(entries)
+    labels = cluster(items, rules, stats)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        groups[label].append(i)
+    out: list[Assignment | None] = [None] * len(items)
+    for members in groups.values():
+        chosen = choose_canonical([items[i] for i in members])
+        sid = story_id(chosen.url, chosen.fingerprint.body_hash)
+        for i in members:
+            out[i] = Assignment(items[i].key, sid, items[i] is chosen)
+    if stats is not None:
+        stats.articles = len(items)
+        stats.stories = len(groups)
+    return [a for a in out if a is not None]
