@@ -161,7 +161,7 @@ class LoopbackServer:
         """Serve a file's bytes at ``path`` (content type guessed from its name)."""
         data = Path(filename).read_bytes()
         ctype = content_type or _guess_type(str(filename))
-        self.add(path, data, content_type=ctype, **options)
+        self.add(path, data, content_type=ctype, **options)  # type: ignore[arg-type]
 
     def hits(self, path: str) -> int:
         with self._lock:
