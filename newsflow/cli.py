@@ -14,6 +14,7 @@ import sys
 
 # (subcommand, module in newsflow.commands) in the order `newsflow --help` lists them.
 COMMANDS: tuple[tuple[str, str], ...] = (
+    ("run", "run"),
     ("ingest", "ingest"),
     ("search", "search"),
     ("feeds", "feeds"),
@@ -23,6 +24,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("es", "es"),
     ("demo", "demo"),
 )
+
+
+class _QuietBeamImport(logging.Filter):
+    """Drop the warning `import apache_beam` logs when the GCP extras are absent (they are
+    optional: only Dataflow needs them, and its workers install them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,12 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietBeamImport())
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    if args.verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
     if not args.verbose:
         # The client logs every retry with a traceback; our commands report one clear error.
         logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)

@@ -14,10 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from newsflow import es, esnode
-try:  # TODO(lead): drop the guard once tests/loopback.py lands
-    from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
-except ImportError:
-    pass
+from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,129 @@
+"""`newsflow ingest`: run the ingest pipeline, show progress, end with a summary.
+
+Every flag of ``pipelines/options.py`` and every Beam flag (``--runner``, ``--streaming``, ...)
+passes through. Without ``--runner`` the job runs on the local runner chosen in
+``newsflow/runners.py``. The exit status says whether the run worked: a few bad feeds do not
+fail it, an unreachable Elasticsearch or a run where every feed failed does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Counters the summary reports, in order, with their labels.
+SUMMARY_COUNTERS = (
+    ("feeds_fetched", "feeds fetched"),
+    ("feeds_not_modified", "feeds not modified"),
+    ("feeds_failed", "feeds failed"),
+    ("entries_parsed", "entries parsed"),
+    ("entries_skipped_seen", "entries already seen"),
+    ("articles_normalised", "articles"),
+    ("articles_from_feed", "  of which from feed text"),
+    ("stories_new", "new stories"),
+    ("copies_merged", "copies merged"),
+    ("docs_indexed", "documents indexed"),
+    ("docs_failed", "documents failed"),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "ingest",
+        help="run the ingest pipeline (feeds → Elasticsearch); Beam flags pass through",
+        description="Run the ingest pipeline. Options: --feeds FILE | --feed_url URL, --es_url, "
+        "--es_index, --fetch_articles true|false, --dead_letters PATH, --http_timeout, "
+        "--per_host_concurrency, --per_host_delay, --runner, --streaming, ... "
+        "(see pipelines/options.py).",
+    )
+    p.set_defaults(func=lambda args: run_ingest(args.rest), pass_through=True)
+
+
+@dataclass
+class Summary:
+    """What a run did, from the pipeline's counters and its dead-letter file."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    dead_letter_path: str = ""
+    elapsed: float = 0.0
+
+    @property
+    def articles_per_second(self) -> float:
+        return self.counters.get("articles_normalised", 0) / self.elapsed if self.elapsed else 0.0
+
+    def lines(self) -> list[str]:
+        out = [f"{label:<28}{self.counters.get(name, 0):>8}" for name, label in SUMMARY_COUNTERS]
+        out.append(f"{'dead letters':<28}{self.dead_letters:>8}  {self.dead_letter_path}")
+        out.append(f"{'elapsed':<28}{self.elapsed:>7.1f}s")
+        out.append(f"{'articles/s':<28}{self.articles_per_second:>8.1f}")
+        return out
+
+    def ok(self) -> bool:
+        """A run works when Elasticsearch took what it was given and some feed was readable."""
+        c = self.counters
+        feeds_read = c.get("feeds_fetched", 0) + c.get("feeds_not_modified", 0)
+        return feeds_read > 0 and c.get("docs_failed", 0) == 0
+
+
+def counters_of(result: Any) -> dict[str, int]:
+    """Sum every counter of a finished pipeline result by name."""
+    totals: dict[str, int] = {}
+    for counter in result.metrics().query()["counters"]:
+        name = counter.key.metric.name
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[name] = totals.get(name, 0) + int(value or 0)
+    return totals
+
+
+def run_ingest(argv: list[str], *, quiet: bool = False) -> int:
+    """Parse ``argv`` as pipeline options, run the job, print the summary; return the exit status."""
+    summary = ingest(argv, quiet=quiet)
+    if summary is None:
+        return 1
+    if not quiet:
+        print("\n".join(summary.lines()))
+    return 0 if summary.ok() else 1
+
+
+def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
+    """Run the batch job for ``argv``; None (after one clear message) when it could not start."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from newsflow import es, runners
+    from pipelines import ingest as pipeline
+    from pipelines.options import EsOptions, OutputOptions, validate_all
+
+    options = PipelineOptions(argv)
+    try:
+        validate_all(options)
+        urls = pipeline.feed_urls(options)
+    except ValueError as exc:
+        print(f"newsflow ingest: {exc}", file=sys.stderr)
+        return None
+    config = options.view_as(EsOptions).es_config()
+    try:
+        es.check_reachable(config)
+        es.ensure_index(config)
+    except es.EsUnavailable as exc:
+        print(f"newsflow ingest: {exc}", file=sys.stderr)
+        return None
+    if options.view_as(StandardOptions).runner is None:
+        options = PipelineOptions(argv + runners.local_runner_args(streaming=False))
+    dead_path = Path(options.view_as(OutputOptions).dead_letters)
+    dead_path.parent.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        print(f"ingesting {len(urls)} feeds into {config.url} (alias {config.index})", file=sys.stderr)
+    started = time.monotonic()
+    p = beam.Pipeline(options=options)
+    pipeline.build(p, options, urls)
+    result = p.run()
+    result.wait_until_finish()
+    elapsed = time.monotonic() - started
+    dead = sum(1 for line in dead_path.open() if line.strip()) if dead_path.exists() else 0
+    return Summary(counters_of(result), dead, str(dead_path), elapsed)

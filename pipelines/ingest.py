@@ -1,0 +1,85 @@
+"""The ingest pipeline: feeds → entries → articles → stories → Elasticsearch.
+
+``build`` applies the transforms to a given pipeline and computes nothing itself; ``run`` is the
+thin entry point (``newsflow ingest`` and ``python -m pipelines.ingest``). The same transforms
+serve the streaming job; only the source and the windowing differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+import apache_beam as beam
+import orjson
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from newsflow.feedlist import load_feed_list
+from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
+from schemas.records import Failure
+from transforms.dedupe import DedupeArticles
+from transforms.fetch import FetchFeeds
+from transforms.index import IndexArticles
+from transforms.normalise import NormaliseArticles
+from transforms.parse import ParseFeeds
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestOutputs:
+    """The PCollections a caller (a test, the summary) may want to look at."""
+
+    indexed: beam.PCollection[str]
+    dead_letters: beam.PCollection[Failure]
+
+
+def feed_urls(options: PipelineOptions) -> list[str]:
+    """The deduplicated feed list from --feeds and --feed_url (a bad line is a ValueError)."""
+    feeds = options.view_as(FeedOptions)
+    sources = load_feed_list(feeds.feed_url, [feeds.feeds] if feeds.feeds else [])
+    return [source.url for source in sources]
+
+
+def build(p: beam.Pipeline, options: PipelineOptions, urls: list[str]) -> IngestOutputs:
+    """Apply the batch ingest transforms to ``p`` for ``urls``."""
+    feeds = options.view_as(FeedOptions)
+    fetch = options.view_as(FetchOptions).fetch_config()
+    es_options = options.view_as(EsOptions)
+    es = es_options.es_config()
+    state = es if feeds.feed_state == "true" else None
+
+    fetched = p | "Feed list" >> beam.Create(urls) | "Fetch feeds" >> FetchFeeds(fetch, state=state)
+    entries = fetched.responses | "Parse feeds" >> ParseFeeds(state=state)
+    articles = entries.entries | "Normalise articles" >> NormaliseArticles(
+        fetch, fetch_pages=feeds.fetch_articles == "true"
+    )
+    stories = articles.articles | "Dedupe articles" >> DedupeArticles(es=es)
+    indexed = stories.stories | "Index stories" >> IndexArticles(es, batch_size=es_options.es_batch_size)
+
+    dead = (
+        fetched.dead_letter,
+        entries.dead_letter,
+        articles.dead_letter,
+        stories.dead_letter,
+        indexed.dead_letter,
+    ) | "Collect dead letters" >> beam.Flatten()
+    output = options.view_as(OutputOptions)
+    _ = (
+        dead
+        | "Dead letters to JSON" >> beam.Map(lambda f: orjson.dumps(f.to_dict()).decode())
+        | "Write dead letters"
+        >> beam.io.WriteToText(output.dead_letters, shard_name_template="", num_shards=1)
+    )
+    return IngestOutputs(indexed=indexed.indexed, dead_letters=dead)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from newsflow.commands.ingest import run_ingest
+
+    return run_ingest(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
