@@ -37,6 +37,7 @@ LEAD_BANDS, LEAD_ROWS = 16, 3
 ANCHOR_EVERY = 16  # about one shingle in this many is an anchor
 MAX_ANCHOR_KEYS = 64
 FIXED_BANDS = 1 + DOC_BANDS + LEAD_BANDS
+SHORT_WORDS = 150  # bodies up to this long also record their names (template-item guard)
 
 _U64 = np.uint64
 _MASK64 = (1 << 64) - 1
@@ -141,7 +142,8 @@ class Fingerprint:
     each content line; ``numbers`` are the numbers the text states; ``words`` counts content
     words; ``complete`` is False when the body stops mid-sentence (a truncated copy);
     ``bands`` are the band hashes behind ``band_keys``; ``credits`` the domains the body's
-    furniture lines name ("Read more at example.com").
+    furniture lines name ("Read more at example.com"); ``names`` the capitalised words inside
+    sentences, for short bodies only.
     """
 
     shingles: np.ndarray
@@ -152,12 +154,13 @@ class Fingerprint:
     complete: bool
     bands: np.ndarray
     credits: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
 
     def __reduce__(self) -> tuple[object, ...]:  # compact pickles: Beam ships these around
         return (
             Fingerprint,
             (self.shingles, self.line_starts, self.numbers, self.words, self.body_hash,
-             self.complete, self.bands, self.credits),
+             self.complete, self.bands, self.credits, self.names),
         )
 
     @property
@@ -228,4 +231,5 @@ def fingerprint(body: str) -> Fingerprint:
         complete=_ends_complete(lines),
         bands=bands,
         credits=textmod.credits(body),
+        names=textmod.names(body) if tokens.size <= SHORT_WORDS else frozenset(),
     )

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import Fingerprint
+from newsflow.dedupe.fingerprint import SHORT_WORDS, Fingerprint
 
 HORIZON = timedelta(hours=72)
 
@@ -35,7 +35,9 @@ class MatchRules:
     short_shingles: int = 40
     min_shared: int = 8  # shingles in common, below which only an identical body is a copy
     max_number_miss: float = 0.2  # share of the shorter body's numbers the longer may lack
-    lead_paragraph_share: float = 0.9  # matched shingles within one non-lead paragraph
+    max_name_miss: float = 0.1  # and of its names (short bodies)
+    one_paragraph_share: float = 0.9  # matched shingles within one paragraph: boilerplate ...
+    excerpt_containment: float = 0.9  # ... unless that paragraph is nearly all of the body
     horizon: timedelta = HORIZON
 
 
@@ -81,15 +83,22 @@ def is_copy(
     needed = rules.short_containment if short else rules.min_containment
     if score < needed:
         return False
-    # Shared boilerplate: everything in common sits in one paragraph that is not the lead.
-    if small.line_starts.size > 1:
+    # Shared boilerplate: what they have in common is one paragraph of the shorter body,
+    # and the rest of it is different.
+    if small.line_starts.size > 1 and score < rules.excerpt_containment:
         counts = np.bincount(small.shingle_lines()[first[hit]])
-        top = int(counts.argmax())
-        if top != 0 and counts[top] >= rules.lead_paragraph_share * shared:
+        if counts.max() >= rules.one_paragraph_share * shared:
             return False
-    # Template items: a copy states the same numbers as the text it copies.
-    if small.numbers:
-        missing = len(small.numbers - large.numbers) / len(small.numbers)
-        if missing > rules.max_number_miss and len(small.numbers - large.numbers) > 1:
+    # Template items: a copy states the same numbers and names as the text it copies (a
+    # number or name cut short by truncation still counts).
+    if _missing(small.numbers, large.numbers) > int(rules.max_number_miss * len(small.numbers)):
+        return False
+    if small.names and large.words <= SHORT_WORDS:  # both short: both have their names
+        if _missing(small.names, large.names) > int(rules.max_name_miss * len(small.names)):
             return False
     return True
+
+
+def _missing(small: frozenset[str], large: frozenset[str]) -> int:
+    """How many of ``small`` are neither in ``large`` nor the start of one of its members."""
+    return sum(1 for x in small - large if not any(y.startswith(x) for y in large))

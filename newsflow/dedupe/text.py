@@ -59,6 +59,7 @@ _AGENCY_ONLY = re.compile(
 )
 _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
+_NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][a-z]+")
 _WS = re.compile(r"\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -113,6 +114,18 @@ def credits(body: str) -> frozenset[str]:
 def numbers(lines: list[str]) -> frozenset[str]:
     """The numbers a text states (prices, scores, dates): template items differ in these."""
     return frozenset(_NUMBER.findall(" ".join(lines)))
+
+
+def names(body: str) -> frozenset[str]:
+    """Capitalised words inside sentences (people, places, teams) of a body's prose lines.
+
+    Items built from one template differ in these and in their numbers; copies keep them.
+    """
+    found: set[str] = set()
+    for line in strip_dateline(body).splitlines():
+        if len(line.split()) >= MIN_LINE_WORDS:
+            found.update(_NAME.findall(unicodedata.normalize("NFKC", line)))
+    return frozenset(found)
 
 
 def body_hash(body: str) -> str:
