@@ -129,7 +129,7 @@ class SiteServer:
         self.bind()
         assert self._httpd is not None
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="siteserver", daemon=True)
+            target=self._httpd.serve_forever, args=(0.05,), name="siteserver", daemon=True)
         self._thread.start()
         return self
 
@@ -327,6 +327,10 @@ class _Handler(BaseHTTPRequestHandler):
         self, status: int, body: bytes, content_type: str | None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        # Logged before answering, so a client that has its response finds it in the log.
+        self.server.site._record(RequestRecord(
+            self.command, self.path, status, self._conditional(),
+            "Content-Encoding" in (headers or {})))
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
@@ -337,9 +341,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and status != HTTPStatus.NOT_MODIFIED:
             self.wfile.write(body)
-        self.server.site._record(RequestRecord(
-            self.command, self.path, status, self._conditional(),
-            "Content-Encoding" in (headers or {})))
 
 
 def _write_port_file(path: str | Path, port: int) -> None:
