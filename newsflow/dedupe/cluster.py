@@ -48,6 +48,14 @@ def url_key(url: str) -> str | None:
     return f"{host}{parts.path.rstrip('/')}" + (f"?{query}" if query else "")
 
 
+def url_band_key(url: str) -> str | None:
+    """The URL as a band key (stored on stories, so a later update of the page finds them)."""
+    key = url_key(url)
+    if key is None:
+        return None
+    return f"u-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:16]}"
+
+
 def same_story(a: Entry, b: Entry, rules: MatchRules = DEFAULT_RULES) -> bool:
     """The pair check on two entries: same canonical URL, or one body a copy of the other."""
     ka = url_key(a.url)

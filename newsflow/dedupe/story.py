@@ -1,0 +1,163 @@
+"""Stories from clusters of articles, and the merge of a cluster into a story stored earlier.
+
+Pure functions shared by the Beam transform and its tests: which copies a story lists, which
+band keys it stores for later runs, and how a story found in Elasticsearch absorbs newcomers
+while keeping its ``story_id`` (and its canonical article, unless a newcomer is the earlier
+original). Merging the same articles twice gives the same story: copies are keyed by URL and
+kept in a deterministic order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from newsflow.dedupe.canonical import Entry, canonical_ranks, story_id
+from newsflow.dedupe.cluster import url_band_key
+from newsflow.dedupe.fingerprint import band_key_strings, fingerprint
+from schemas.records import Article, Copy, Story
+
+# A story stores at most this many band keys (the canonical's first, then its copies').
+MAX_STORY_KEYS = 512
+
+
+@dataclass(frozen=True)
+class Member:
+    """An article in the dedupe step: its ``Entry`` (fingerprint and metadata) and the record."""
+
+    entry: Entry
+    article: Article
+
+
+def article_ref(article: Article, body_hash: str) -> str:
+    """The dedupe step's id for one appearance: same URL and same body are one appearance."""
+    return hashlib.sha1(f"{article.url}\n{body_hash}".encode()).hexdigest()[:20]
+
+
+def member_of(article: Article) -> Member:
+    fp = fingerprint(article.body)
+    entry = Entry(
+        key=article_ref(article, fp.body_hash),
+        url=article.url,
+        source=article.source,
+        published_at=article.published_at,
+        fingerprint=fp,
+        truncated=article.truncated,
+    )
+    return Member(entry, article)
+
+
+def copy_of(article: Article) -> Copy:
+    return Copy(
+        url=article.url,
+        source=article.source,
+        published_at=article.published_at,
+        title=article.title,
+        fetched_url=article.fetched_url,
+        truncated=article.truncated,
+    )
+
+
+def merge_copies(*groups: Sequence[Copy]) -> list[Copy]:
+    """Copies keyed by URL (the first seen wins), ordered by time then URL."""
+    by_url: dict[str, Copy] = {}
+    for group in groups:
+        for c in group:
+            by_url.setdefault(c.url, c)
+    return sorted(by_url.values(), key=lambda c: (c.published_at is None, _sort_time(c), c.url))
+
+
+def _sort_time(c: Copy) -> str:
+    return c.published_at.isoformat() if c.published_at else ""
+
+
+def story_keys(canonical: Member, members: Sequence[Member]) -> list[str]:
+    """Band keys stored on a story: the canonical's, then the copies', and their URL keys."""
+    keys: dict[str, None] = {}
+    for m in [canonical, *members]:
+        if len(keys) >= MAX_STORY_KEYS:
+            break
+        ukey = url_band_key(m.entry.url)
+        keys.update(dict.fromkeys(band_key_strings(m.entry.fingerprint.bands)))
+        if ukey:
+            keys[ukey] = None
+    return sorted(list(keys)[:MAX_STORY_KEYS])
+
+
+def story_from_article(article: Article, sid: str, body_hash: str) -> Story:
+    """A story whose canonical article is ``article`` (copies and keys filled in later)."""
+    return Story(
+        story_id=sid,
+        url=article.url,
+        title=article.title,
+        body=article.body,
+        summary=article.summary,
+        authors=list(article.authors),
+        publisher=article.publisher,
+        source=article.source,
+        published_at=article.published_at,
+        published_at_source=article.published_at_source,
+        modified_at=article.modified_at,
+        fetched_at=article.fetched_at,
+        language=article.language,
+        feed_url=article.feed_url,
+        word_count=article.word_count,
+        truncated=article.truncated,
+        body_hash=body_hash,
+    )
+
+
+def build_story(members: Sequence[Member]) -> tuple[Story, Member]:
+    """The story of one cluster, and its canonical member."""
+    ranks = canonical_ranks([m.entry for m in members])
+    canonical = members[min(range(len(members)), key=ranks.__getitem__)]
+    fp = canonical.entry.fingerprint
+    sid = story_id(canonical.article.url, fp.body_hash)
+    story = story_from_article(canonical.article, sid, fp.body_hash)
+    story.copies = merge_copies([copy_of(m.article) for m in members])
+    story.copy_count = len(story.copies)
+    story.band_keys = story_keys(canonical, members)
+    return story, canonical
+
+
+def stored_entry(story: Story) -> Entry:
+    """An ``Entry`` for a stored story's canonical article, fingerprinted from its stored body."""
+    fp = fingerprint(story.body)
+    return Entry(
+        key=f"stored:{story.story_id}",
+        url=story.url,
+        source=story.source,
+        published_at=story.published_at,
+        fingerprint=fp,
+        truncated=story.truncated,
+    )
+
+
+def merge_into(existing: Story, new: Story, new_canonical: Member) -> Story:
+    """``existing`` with ``new``'s copies added; its id kept, its canonical kept unless the
+    newcomer's canonical is the earlier original."""
+    old = stored_entry(existing)
+    ranks = canonical_ranks([old, new_canonical.entry])
+    newcomer_wins = ranks[1] < ranks[0] and new_canonical.entry.url != existing.url
+    if newcomer_wins:
+        merged = replace(new, story_id=existing.story_id)
+    else:
+        merged = replace(existing)
+    merged.copies = merge_copies(existing.copies, new.copies)
+    merged.copy_count = len(merged.copies)
+    merged.band_keys = sorted(set(existing.band_keys) | set(new.band_keys))[:MAX_STORY_KEYS]
+    return merged
+
+
+def combine_versions(versions: Sequence[Story]) -> Story:
+    """Several versions of one story id (two clusters of a run joined the same stored story)."""
+    entries = [stored_entry(v) for v in versions]
+    ranks = canonical_ranks(entries)
+    best = versions[min(range(len(versions)), key=ranks.__getitem__)]
+    merged = replace(best)
+    merged.copies = merge_copies(*(v.copies for v in versions))
+    merged.copy_count = len(merged.copies)
+    keys = sorted({k for v in versions for k in v.band_keys})
+    merged.band_keys = keys[:MAX_STORY_KEYS]
+    return merged

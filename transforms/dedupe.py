@@ -1,0 +1,433 @@
+"""Group copies of one story into one ``Story``: LSH band keys as Beam keys, no all-pairs step.
+
+The pure logic lives in ``newsflow.dedupe`` (fingerprints, the containment check, canonical
+choice, merging); this module only moves data between workers:
+
+1. fingerprint each article and emit ``(band_key, ref)`` for each of its band keys;
+2. group by band key: the members of a bucket are candidate pairs;
+3. join each pair with both fingerprints and run the containment check: verified edges;
+4. connected components by min-label propagation, a fixed number of rounds, each round one
+   ``CoGroupByKey`` (no global step, no state in one worker);
+5. group articles by component label and build one ``Story`` per component;
+6. with an ``EsConfig``, look the story up in Elasticsearch by its band keys, verify against the
+   stored body and merge into the stored story (its id kept).
+
+Every grouping is a keyed ``GroupByKey``/``CoGroupByKey``, so running this in a streaming job
+is a matter of windowing the input (sliding windows as long as the dedupe horizon), not of
+rewriting the steps; the containment check already refuses pairs further apart than the
+horizon.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from newsflow.dedupe import DEFAULT_RULES, MatchRules, is_copy, same_story, url_key
+from newsflow.dedupe.cluster import url_band_key
+from newsflow.dedupe.match import within_horizon
+from newsflow.dedupe.story import (
+    Member,
+    build_story,
+    combine_versions,
+    member_of,
+    merge_into,
+    stored_entry,
+)
+from newsflow.es import EsConfig
+from schemas.records import Article, Failure, Story
+
+__all__ = ["DedupeArticles"]
+
+LOG = logging.getLogger(__name__)
+STEP = "dedupe"
+DEAD_LETTER = "dead_letter"
+
+
+class DedupeArticles(beam.PTransform):
+    """Articles in, one ``Story`` per story out: the canonical article plus every copy.
+
+    Input: ``PCollection[Article]``.
+    Outputs (a tagged tuple):
+      - ``stories`` (main): ``PCollection[Story]`` with ``copies`` (every appearance, the
+        canonical included), ``copy_count``, ``band_keys`` and ``body_hash``; with ``es`` a
+        story that copies one stored earlier carries that story's ``story_id`` and copies;
+      - ``dead_letter``: ``PCollection[Failure]``, step ``dedupe``: articles that could not be
+        fingerprinted, and Elasticsearch lookups that failed (the story is then emitted
+        unmerged, with ``transient`` set on the failure).
+    Counters: ``articles_seen``, ``stories_new``, ``copies_merged`` (places added to a story
+    beyond its first: new copies), ``pairs_candidate`` (per bucket, before repeated pairs are
+    dropped), ``pairs_verified``, ``buckets_oversized``, ``labels_unsettled`` (nodes whose label still
+    changed in the last propagation round: raise ``label_rounds`` if this is not 0).
+    """
+
+    def __init__(
+        self,
+        es: EsConfig | None = None,
+        *,
+        rules: MatchRules = DEFAULT_RULES,
+        label_rounds: int = 4,
+        max_bucket: int = 500,
+        es_candidates: int = 10,
+    ) -> None:
+        super().__init__()
+        if label_rounds < 1:
+            raise ValueError(f"label_rounds must be at least 1, got {label_rounds}")
+        if max_bucket < 2:
+            raise ValueError(f"max_bucket must be at least 2, got {max_bucket}")
+        if es_candidates < 1:
+            raise ValueError(f"es_candidates must be at least 1, got {es_candidates}")
+        self._es = es
+        self._rules = rules
+        self._rounds = label_rounds
+        self._max_bucket = max_bucket
+        self._es_candidates = es_candidates
+
+    def expand(self, articles: beam.PCollection[Article]) -> DedupeOutputs:
+        fingerprinted = articles | "Fingerprint articles" >> beam.ParDo(
+            _FingerprintFn()
+        ).with_outputs(DEAD_LETTER, main="members")
+        members = fingerprinted.members  # (ref, Member)
+
+        edges = (
+            members
+            | "Emit band keys" >> beam.FlatMap(_band_entries)
+            | "Group by band key" >> beam.GroupByKey()
+            | "Pair bucket members"
+            >> beam.ParDo(_PairBucketFn(self._max_bucket, self._rules))
+            | "Drop repeated pairs" >> beam.Distinct()
+            | "Verify pairs" >> _VerifyPairs(members, self._rules)
+        )
+        labels = edges | "Connect components" >> _ConnectedComponents(self._rounds)
+
+        stories = (
+            {"member": members, "label": labels}
+            | "Join labels" >> beam.CoGroupByKey()
+            | "Key by component" >> beam.FlatMap(_by_label)
+            | "Group components" >> beam.GroupByKey()
+            | "Build stories" >> beam.ParDo(_BuildStoryFn(self._es is None))
+        )
+        failures = [fingerprinted[DEAD_LETTER]]
+        if self._es is not None:
+            merged = stories | "Merge with stored stories" >> beam.ParDo(
+                _MergeStoredFn(self._es, self._rules, self._es_candidates)
+            ).with_outputs(DEAD_LETTER, main="stories")
+            stories = (
+                merged.stories
+                | "Key by story id" >> beam.Map(lambda pair: (pair[0].story_id, pair))
+                | "Group story versions" >> beam.GroupByKey()
+                | "Combine story versions" >> beam.ParDo(_CombineVersionsFn())
+            )
+            failures.append(merged[DEAD_LETTER])
+        else:
+            stories = stories | "Drop canonical" >> beam.Map(lambda pair: pair[0])
+        dead = tuple(failures) | "Flatten dead letters" >> beam.Flatten()
+        return DedupeOutputs(stories=stories, dead_letter=dead)
+
+
+class DedupeOutputs(dict):  # type: ignore[type-arg]
+    """The transform's outputs by name, also as attributes: ``result.stories``,
+    ``result.dead_letter`` (a dict is what Beam accepts as a composite's named outputs)."""
+
+    @property
+    def stories(self) -> beam.PCollection[Story]:
+        return self["stories"]
+
+    @property
+    def dead_letter(self) -> beam.PCollection[Failure]:
+        return self[DEAD_LETTER]
+
+
+def _failure(article: Any, exc: Exception) -> Failure:
+    where = getattr(article, "url", "") or repr(article)[:200]
+    return Failure(
+        step=STEP,
+        input=str(where),
+        error_type=type(exc).__name__,
+        message=str(exc)[:1000],
+        at=datetime.now(UTC),
+    )
+
+
+class _FingerprintFn(beam.DoFn):
+    def __init__(self) -> None:
+        self._seen = Metrics.counter(self.__class__, "articles_seen")
+        self._failed = Metrics.counter(self.__class__, "articles_failed")
+
+    def process(self, article: Article) -> Iterator[Any]:
+        self._seen.inc()
+        try:
+            if not isinstance(article, Article):
+                raise TypeError(f"expected an Article, got {type(article).__name__}")
+            if not isinstance(article.body, str) or not isinstance(article.url, str):
+                raise TypeError("article url and body must be strings")
+            member = member_of(article)
+        except Exception as exc:  # one bad article must not stop the batch
+            self._failed.inc()
+            yield TaggedOutput(DEAD_LETTER, _failure(article, exc))
+            return
+        yield member.entry.key, member
+
+
+def _band_entries(item: tuple[str, Member]) -> Iterator[tuple[str, tuple[str, datetime | None]]]:
+    ref, member = item
+    stamp = (ref, member.entry.published_at)
+    for key in member.entry.fingerprint.band_keys:
+        yield key, stamp
+    ukey = url_band_key(member.entry.url)
+    if ukey:
+        yield ukey, stamp
+
+
+class _PairBucketFn(beam.DoFn):
+    """Candidate pairs of one band bucket, within the time horizon, smaller ref first."""
+
+    def __init__(self, max_bucket: int, rules: MatchRules) -> None:
+        self._max_bucket = max_bucket
+        self._rules = rules
+        self._candidates = Metrics.counter(self.__class__, "pairs_candidate")
+        self._oversized = Metrics.counter(self.__class__, "buckets_oversized")
+
+    def process(
+        self, bucket: tuple[str, Iterable[tuple[str, datetime | None]]]
+    ) -> Iterator[tuple[str, str]]:
+        members = sorted(dict(bucket[1]).items())
+        if len(members) < 2:
+            return
+        if len(members) > self._max_bucket:
+            self._oversized.inc()
+            return
+        for i, (ra, ta) in enumerate(members):
+            for rb, tb in members[i + 1 :]:
+                if within_horizon(ta, tb, self._rules.horizon):
+                    self._candidates.inc()
+                    yield ra, rb
+
+
+class _VerifyPairs(beam.PTransform):
+    """(ref_a, ref_b) candidate pairs → (ref_a, ref_b) pairs that are copies of each other."""
+
+    def __init__(self, members: beam.PCollection[tuple[str, Member]], rules: MatchRules) -> None:
+        super().__init__()
+        self._members = members
+        self._rules = rules
+
+    def expand(self, pairs: beam.PCollection[tuple[str, str]]) -> beam.PCollection[tuple[str, str]]:
+        with_a = (
+            {"pair": pairs, "member": self._members}
+            | "Join first" >> beam.CoGroupByKey()
+            | "Carry first" >> beam.FlatMap(_carry_first)
+        )
+        return (
+            {"pair": with_a, "member": self._members}
+            | "Join second" >> beam.CoGroupByKey()
+            | "Check containment" >> beam.ParDo(_CheckPairFn(self._rules))
+        )
+
+
+def _carry_first(
+    joined: tuple[str, dict[str, list[Any]]],
+) -> Iterator[tuple[str, tuple[str, Member]]]:
+    ref_a, groups = joined
+    if not groups["member"]:
+        return
+    member_a = groups["member"][0]
+    for ref_b in groups["pair"]:
+        yield ref_b, (ref_a, member_a)
+
+
+class _CheckPairFn(beam.DoFn):
+    def __init__(self, rules: MatchRules) -> None:
+        self._rules = rules
+        self._verified = Metrics.counter(self.__class__, "pairs_verified")
+
+    def process(self, joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, str]]:
+        ref_b, groups = joined
+        if not groups["member"]:
+            return
+        member_b: Member = groups["member"][0]
+        for ref_a, member_a in groups["pair"]:
+            if same_story(member_a.entry, member_b.entry, self._rules):
+                self._verified.inc()
+                yield ref_a, ref_b
+
+
+class _ConnectedComponents(beam.PTransform):
+    """Verified edges → (ref, label) for every ref on an edge; label = smallest ref reached.
+
+    Min-label propagation: each round, every node takes the smallest label among itself and
+    its neighbours. Copy clusters are near-cliques, so a few rounds settle them; the counter
+    ``labels_unsettled`` counts nodes that still changed in the last round.
+    """
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self._rounds = rounds
+
+    def expand(self, edges: beam.PCollection[tuple[str, str]]) -> beam.PCollection[tuple[str, str]]:
+        adjacency = edges | "Both directions" >> beam.FlatMap(lambda e: [e, (e[1], e[0])])
+        labels = (
+            adjacency
+            | "Start labels" >> beam.CombinePerKey(min)
+            | "Own ref counts" >> beam.Map(lambda kv: (kv[0], min(kv[0], kv[1])))
+        )
+        for r in range(self._rounds):
+            last = r == self._rounds - 1
+            labels = (
+                {"label": labels, "adj": adjacency}
+                | f"Join labels round {r + 1}" >> beam.CoGroupByKey()
+                | f"Send labels round {r + 1}" >> beam.FlatMap(_send_labels)
+                | f"Smallest label round {r + 1}" >> beam.CombinePerKey(_LabelMin())
+                | f"Settle round {r + 1}" >> beam.ParDo(_SettleFn(last))
+            )
+        return labels
+
+
+def _send_labels(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, str]]]:
+    node, groups = joined
+    label = min(groups["label"]) if groups["label"] else node
+    yield node, (label, label)  # (own previous label, candidate)
+    for neighbour in groups["adj"]:
+        yield neighbour, ("", label)
+
+
+class _LabelMin(beam.CombineFn):  # type: ignore[misc]
+    """(previous label, smallest candidate) of one node."""
+
+    def create_accumulator(self) -> tuple[str, str]:
+        return ("", "")
+
+    def add_input(self, acc: tuple[str, str], item: tuple[str, str]) -> tuple[str, str]:
+        return _merge_label(acc, item)
+
+    def merge_accumulators(self, accs: Iterable[tuple[str, str]]) -> tuple[str, str]:
+        out = ("", "")
+        for acc in accs:
+            out = _merge_label(out, acc)
+        return out
+
+    def extract_output(self, acc: tuple[str, str]) -> tuple[str, str]:
+        return acc
+
+
+def _merge_label(a: tuple[str, str], b: tuple[str, str]) -> tuple[str, str]:
+    prev = a[0] or b[0]
+    cands = [x for x in (a[1], b[1]) if x]
+    return prev, min(cands) if cands else ""
+
+
+class _SettleFn(beam.DoFn):
+    def __init__(self, last: bool) -> None:
+        self._last = last
+        self._unsettled = Metrics.counter(self.__class__, "labels_unsettled")
+
+    def process(self, item: tuple[str, tuple[str, str]]) -> Iterator[tuple[str, str]]:
+        node, (prev, best) = item
+        label = min(x for x in (prev, best, node) if x)
+        if self._last and label != prev:
+            self._unsettled.inc()
+        yield node, label
+
+
+def _by_label(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, Member]]:
+    ref, groups = joined
+    if not groups["member"]:
+        return
+    label = min(groups["label"]) if groups["label"] else ref
+    yield label, groups["member"][0]
+
+
+class _BuildStoryFn(beam.DoFn):
+    def __init__(self, final: bool) -> None:
+        self._final = final
+        self._new = Metrics.counter(self.__class__, "stories_new")
+        self._merged = Metrics.counter(self.__class__, "copies_merged")
+
+    def process(self, group: tuple[str, Iterable[Member]]) -> Iterator[tuple[Story, Member]]:
+        members = sorted(group[1], key=lambda m: m.entry.key)
+        story, canonical = build_story(members)
+        if self._final:  # without Elasticsearch every story is new
+            self._new.inc()
+            self._merged.inc(story.copy_count - 1)
+        yield story, canonical
+
+
+class _MergeStoredFn(beam.DoFn):
+    """Looks each story up in Elasticsearch by band keys and merges it into a stored copy."""
+
+    def __init__(self, es: EsConfig, rules: MatchRules, candidates: int) -> None:
+        self._es_config = es
+        self._rules = rules
+        self._candidates = candidates
+        self._client: Any = None
+        self._new = Metrics.counter(self.__class__, "stories_new")
+        self._merged = Metrics.counter(self.__class__, "copies_merged")
+        self._lookup_failed = Metrics.counter(self.__class__, "lookups_failed")
+
+    def setup(self) -> None:
+        self._client = self._es_config.client()
+
+    def teardown(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def process(self, item: tuple[Story, Member]) -> Iterator[Any]:
+        story, canonical = item
+        try:
+            stored = self._lookup(story, canonical)
+        except Exception as exc:  # the cluster refused us: keep the story, report the failure
+            self._lookup_failed.inc()
+            failure = _failure(story, exc)
+            failure.transient = True
+            failure.context = {"story_id": story.story_id}
+            yield TaggedOutput(DEAD_LETTER, failure)
+            stored = None
+        if stored is None:
+            self._new.inc()
+            self._merged.inc(max(story.copy_count - 1, 0))
+            yield story, canonical
+            return
+        known = {c.url for c in stored.copies}
+        self._merged.inc(sum(1 for c in story.copies if c.url not in known))
+        yield merge_into(stored, story, canonical), canonical
+
+    def _lookup(self, story: Story, canonical: Member) -> Story | None:
+        response = self._client.search(
+            index=self._es_config.index,
+            query={"terms": {"band_keys": story.band_keys}},
+            size=self._candidates,
+            sort=[{"published_at": {"order": "asc", "missing": "_last"}}, {"story_id": "asc"}],
+        )
+        for hit in response["hits"]["hits"]:
+            stored = Story.from_dict(hit["_source"])
+            if self._matches(stored, story, canonical):
+                return stored
+        return None
+
+    def _matches(self, stored: Story, story: Story, canonical: Member) -> bool:
+        if stored.story_id == story.story_id:
+            return True
+        newcomer = canonical.entry
+        times = [c.published_at for c in stored.copies if c.published_at]
+        if times and not any(
+            within_horizon(t, newcomer.published_at, self._rules.horizon) for t in times
+        ):
+            return False
+        stored_urls = {url_key(c.url) for c in stored.copies} - {None}
+        if any(url_key(c.url) in stored_urls for c in story.copies):
+            return True
+        old = stored_entry(stored)
+        return is_copy(old.fingerprint, newcomer.fingerprint, None, None, self._rules)
+
+
+class _CombineVersionsFn(beam.DoFn):
+    def process(self, group: tuple[str, Iterable[tuple[Story, Member]]]) -> Iterator[Story]:
+        versions = [story for story, _ in group[1]]
+        yield versions[0] if len(versions) == 1 else combine_versions(versions)
