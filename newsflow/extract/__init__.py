@@ -1,0 +1,205 @@
+"""From one article page (HTML) to a normalised :class:`~schemas.records.Article`.
+
+Pure logic, no Beam and no network: ``NormaliseArticles`` and ``newsflow extract`` both call
+:func:`extract_article`. The steps: decode (legacy encodings too) and parse once, bounded;
+read the page's own declarations (:mod:`.metadata`); find the story with trafilatura and
+readability (:mod:`.content`); remove the furniture they leave (:mod:`.clean`); then the
+canonical URL (:mod:`.urls`), dates (:mod:`.dates`), authors (:mod:`.authors`) and language
+(:mod:`.language`). :func:`article_from_feed` builds the article from the feed entry alone when
+the page cannot be fetched or yields no text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+
+import lxml.html
+from lxml.etree import ParserError, _Element
+
+from newsflow.extract.authors import find_authors, split_byline
+from newsflow.extract.clean import clean_paragraphs, is_truncated, strip_title_suffix
+from newsflow.extract.content import block_texts, extract_content
+from newsflow.extract.dates import find_dates
+from newsflow.extract.encoding import decode_html
+from newsflow.extract.language import detect_language
+from newsflow.extract.metadata import PageMeta, read_meta
+from newsflow.extract.urls import canonical_url, normalise_url, registered_domain
+from schemas.records import Article, FeedEntry
+
+__all__ = ["MAX_HTML_CHARS", "MAX_NODES", "article_from_feed", "extract_article", "parse_html"]
+
+MAX_HTML_CHARS = 2_000_000  # longer pages are cut: no article needs more, and time stays bounded
+MAX_NODES = 30_000  # beyond this many elements only trafilatura runs (no second opinion)
+_SUMMARY_CHARS = 300
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+
+
+def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _Element | None:
+    """Decode and parse a page, bounded in size; None when there is no document at all."""
+    text = decode_html(html, headers)
+    if len(text) > MAX_HTML_CHARS:
+        text = text[:MAX_HTML_CHARS]
+    text = _XML_DECLARATION.sub("", text, count=1).replace("\x00", "")
+    if not text.strip():
+        return None
+    try:
+        return lxml.html.document_fromstring(text)
+    except (ParserError, ValueError):
+        return None
+
+
+def _publisher(page: PageMeta) -> str:
+    name = page.first("og:site_name", "application-name", "publisher", "twitter:site")
+    if not name and page.article:
+        publisher = page.article.get("publisher")
+        if isinstance(publisher, list) and publisher:
+            publisher = publisher[0]
+        if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+            name = publisher["name"]
+    return " ".join(name.lstrip("@").split())
+
+
+def _title(page: PageMeta, tree: _Element | None, publisher: str, domain: str) -> str:
+    headline = page.article.get("headline") if page.article else None
+    candidates = [
+        page.first("og:title", "twitter:title"),
+        headline if isinstance(headline, str) else "",
+        page.title,
+    ]
+    if tree is not None:
+        h1 = next(tree.iter("h1"), None)
+        if h1 is not None:
+            candidates.append(h1.text_content())
+    for candidate in candidates:
+        title = strip_title_suffix(candidate or "", publisher=publisher, domain=domain)
+        if title:
+            return title
+    return ""
+
+
+def _summary(page: PageMeta, body: list[str], entry: FeedEntry | None) -> str:
+    text = page.first("og:description", "description", "twitter:description")
+    if not text and entry is not None and entry.summary:
+        text = " ".join(block_texts(lxml.html.fragment_fromstring(entry.summary,
+                                                                  create_parent="div")))
+    if not text and body:
+        text = body[0]
+    text = " ".join(text.split())
+    if len(text) > _SUMMARY_CHARS:
+        cut = text[:_SUMMARY_CHARS].rsplit(" ", 1)[0]
+        text = cut.rstrip(",;:") + "…"
+    return text
+
+
+def extract_article(
+    html: str | bytes,
+    url: str,
+    *,
+    fetched_at: datetime | None,
+    headers: Mapping[str, str] | None = None,
+    entry: FeedEntry | None = None,
+    fetched_url: str = "",
+) -> Article:
+    """The normalised article of one page.
+
+    ``url`` is the URL the page was finally served from (after redirects); ``fetched_url`` the
+    one we asked for (defaults to the feed entry's link, else ``url``). The body is empty when
+    the page has no story text: the caller decides whether to fall back to the feed.
+    """
+    tree = parse_html(html, headers)
+    page = read_meta(tree) if tree is not None else PageMeta()
+    canonical = canonical_url(url, page.canonical)
+    domain = registered_domain(canonical)
+    publisher = _publisher(page)
+    title = _title(page, tree, publisher, domain)
+    if not title and entry is not None:
+        title = " ".join(entry.title.split())
+    raw: list[str] = []
+    if tree is not None:
+        nodes = int(tree.xpath("count(//*)"))
+        raw = extract_content(tree, url, allow_compare=nodes <= MAX_NODES).paragraphs
+    body = clean_paragraphs(raw, title=title, publisher=publisher)
+    dates = find_dates(
+        page, tree, url, fetched_at=fetched_at,
+        feed_published=entry.published_at if entry else None, lines=raw,
+    )
+    authors = find_authors(page, tree, publisher=publisher, lines=raw,
+                           feed_authors=entry.authors if entry else None)
+    text = "\n\n".join(body)
+    declared = page.lang or (entry.language if entry else None)
+    return Article(
+        url=canonical,
+        title=title,
+        body=text,
+        fetched_url=fetched_url or (entry.url if entry else url),
+        summary=_summary(page, body, entry),
+        authors=authors,
+        publisher=publisher,
+        source=domain,
+        published_at=dates.published_at,
+        published_at_source=dates.published_at_source,
+        modified_at=dates.modified_at,
+        fetched_at=fetched_at,
+        language=detect_language(text, declared) if text else None,
+        feed_url=entry.feed_url if entry else "",
+        guid=entry.guid if entry else "",
+        word_count=len(text.split()),
+        truncated=is_truncated(body),
+        body_source="page",
+    )
+
+
+def _fragment_paragraphs(html: str) -> list[str]:
+    if not html or not html.strip():
+        return []
+    if "<" not in html:
+        return [p.strip() for p in re.split(r"\n\s*\n", html) if p.strip()]
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (ParserError, ValueError):
+        return [html.strip()]
+    return block_texts(root)
+
+
+def article_from_feed(entry: FeedEntry, *, fetched_at: datetime | None = None,
+                      url: str = "") -> Article:
+    """The article as the feed entry alone tells it (``body_source='feed'``).
+
+    Used when the page cannot be fetched or has no story text. The body is the entry's content,
+    else its summary; empty when it has neither (the caller dead-letters it).
+    """
+    title = " ".join(entry.title.split())
+    raw = _fragment_paragraphs(entry.content) or _fragment_paragraphs(entry.summary)
+    body = clean_paragraphs(raw, title=title)
+    text = "\n\n".join(body)
+    canonical = normalise_url(url or entry.url)
+    dates = find_dates(PageMeta(), None, canonical, fetched_at=fetched_at,
+                       feed_published=entry.published_at, lines=raw)
+    authors: list[str] = []
+    for author in entry.authors:
+        authors.extend(n for n in split_byline(author) if n not in authors)
+    summary = " ".join(_fragment_paragraphs(entry.summary)) or (body[0] if body else "")
+    if len(summary) > _SUMMARY_CHARS:
+        summary = summary[:_SUMMARY_CHARS].rsplit(" ", 1)[0] + "…"
+    return Article(
+        url=canonical,
+        title=title,
+        body=text,
+        fetched_url=entry.url,
+        summary=summary,
+        authors=authors,
+        publisher=entry.feed_title,
+        source=registered_domain(canonical),
+        published_at=dates.published_at,
+        published_at_source=dates.published_at_source,
+        modified_at=None,
+        fetched_at=fetched_at or entry.fetched_at,
+        language=detect_language(text, entry.language) if text else entry.language,
+        feed_url=entry.feed_url,
+        guid=entry.guid,
+        word_count=len(text.split()),
+        truncated=is_truncated(body),
+        body_source="feed",
+    )

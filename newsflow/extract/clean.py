@@ -1,0 +1,212 @@
+"""The boilerplate cleanup main-content extractors leave to us.
+
+trafilatura and readability find the story container; inside it, aggregators and CMSs put
+share widgets, the headline again, "Published 1 hour ago", image captions, bylines, "Related
+Topics", newsletter prompts and view counters. These rules are general on purpose (shape of the
+line, where it sits, a few kinds of words), never a list of the phrases one site uses:
+
+- the *head* of the body (before the first real sentence) and its *tail* (after the last one)
+  hold furniture: there, a line that is not prose goes;
+- anywhere, a short line that is a caption, a share widget, a counter, a date line, a topic or
+  category label, or a newsletter prompt goes, and so does a repeat of the title;
+- the story itself is never shortened: a long paragraph always stays.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "clean_paragraphs",
+    "is_furniture",
+    "is_prose",
+    "is_truncated",
+    "strip_title_suffix",
+    "word_key",
+]
+
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = ".!?…\"”’»)'"
+_HEAD_WINDOW = 12  # furniture opening or closing a body sits within this many lines
+_LONG = 25  # a paragraph this long (words) is story text, whatever it looks like
+
+# "Image caption," "Photo:" "Picture credit -" "Caption:" "Source:" at the start of a line.
+_CAPTION = re.compile(
+    r"^\W*(?:(?:image|photo|picture|pic|video|media|graphic|illustration)\s*"
+    r"(?:caption|credit|source|courtesy)?|caption|credits?)\s*[,:\-–—|]",
+    re.I,
+)
+# A counter: "View 152", "1,204 views", "Comments (3)", "Shares: 10".
+_COUNTER = re.compile(
+    r"(?:\b(?:views?|reads?|comments?|shares?|likes?|hits|visits|clicks)\b\W{0,3}\d[\d.,]*[km]?\b"
+    r"|\b\d[\d.,]*[km]?\s*(?:views?|reads?|comments?|shares?|likes?|hits|visits)\b)",
+    re.I,
+)
+# Share and follow widgets: "Share with:", "Share on", "Tweet", "Share this article".
+_SHARE = re.compile(
+    r"^\W*(?:share|tweet|email|e-mail|print|pin|whatsapp|facebook|twitter|linkedin|reddit"
+    r"|follow|copy link|save)\b",
+    re.I,
+)
+# Section labels: "Related Topics", "More on this story", "Tags: ...", "Category: News".
+_LABEL = re.compile(
+    r"^\W*(?:related|more (?:on|from|about|stories|news|like)|read (?:more|next|also)|see also"
+    r"|also read|tags?|topics?|categor(?:y|ies)|filed (?:under|in)|sections?|trending|recommended"
+    r"|most (?:read|popular|viewed)|top stories|you (?:may|might) also)\b",
+    re.I,
+)
+# Date lines: "Published1 hour ago", "Updated 5:27 am CST, ...", "3 hrs ago", "Yesterday".
+_DATE_LINE = re.compile(
+    r"^\W*(?:(?:published|posted|updated|last updated|modified|first published|on)\b|"
+    r"\d+\s*(?:s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|"
+    r"months?|y|yrs?|years?)\s+ago\b|yesterday\b|today\b|just now\b)",
+    re.I,
+)
+_NEWSLETTER = re.compile(
+    r"\b(?:newsletter|subscribe|subscription|sign(?:ing)? up|inbox|unsubscribe|"
+    r"download (?:our|the) app|follow us|advertisement|sponsored)\b",
+    re.I,
+)
+_BYLINE = re.compile(r"^\W*(?:by|von|par|por|di|door)\s+\S", re.I)
+_TRUNCATION_MARK = re.compile(r"(?:\.\.\.|…|\[\s*(?:\.\.\.|…)\s*\]|\[more\]|read more\W*)$", re.I)
+
+
+def word_key(text: str) -> str:
+    """Lower-case words only: two lines with the same key say the same thing."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def is_prose(line: str) -> bool:
+    """A sentence of story text: long enough and ends like a sentence, or simply long."""
+    n = _words(line)
+    if n >= _LONG:
+        return True
+    return n >= 8 and line.rstrip()[-1:] in _SENTENCE_END
+
+
+def is_furniture(line: str) -> bool:
+    """A line that is page furniture wherever it sits (a caption, widget, counter, label...)."""
+    n = _words(line)
+    if not word_key(line):
+        return True
+    if _CAPTION.match(line):
+        return True  # captions can be long (they repeat the lede), their label gives them away
+    if n >= _LONG:
+        return False
+    if n <= 12 and (_COUNTER.search(line) or _DATE_LINE.match(line)):
+        return True
+    if n <= 6 and (_SHARE.match(line) or _LABEL.match(line)):
+        return True
+    if n <= 20 and _NEWSLETTER.search(line) and not line.rstrip().endswith(("”", '"')):
+        return True
+    return False
+
+
+def _is_byline(line: str) -> bool:
+    return _words(line) <= 8 and bool(_BYLINE.match(line))
+
+
+def _head_end(lines: list[str], flags: list[bool]) -> int:
+    """Index just past the furniture block that opens the body (0 when there is none).
+
+    The block runs to the last furniture line among the first ``_HEAD_WINDOW`` lines that
+    still has story text after it, and stops at the first story-length paragraph.
+    """
+    end = 0
+    for i, line in enumerate(lines[:_HEAD_WINDOW]):
+        if flags[i]:
+            if not all(flags[i + 1:]):
+                end = i + 1
+        elif _words(line) >= _LONG:
+            break
+    return end
+
+
+def _title_like(line: str, title_words: set[str]) -> bool:
+    """The headline again, perhaps reworded ("HS Roundup" for "High School Roundup")."""
+    words = _WORD.findall(line.lower())
+    if not words or not title_words or _words(line) >= _LONG or is_prose(line) and len(words) > 12:
+        return False
+    inside = sum(1 for w in words if w in title_words)
+    return inside >= 0.7 * len(words) and inside >= 0.6 * len(title_words)
+
+
+def clean_paragraphs(paragraphs: list[str], *, title: str = "", publisher: str = "") -> list[str]:
+    """The story's paragraphs without the furniture around and inside it."""
+    lines = [" ".join(p.split()) for p in paragraphs]
+    lines = [p for p in lines if word_key(p)]
+    flags = [is_furniture(p) for p in lines]
+    head = _head_end(lines, flags)
+    body = [p for p, furniture in zip(lines[head:], flags[head:], strict=True) if not furniture]
+    title_words = set(_WORD.findall(title.lower()))
+    publisher_key = word_key(publisher)
+    # What opens the body: bylines, the publisher's name and, when no furniture block came
+    # first (after one, the story may well open with its headline's sentence), the headline.
+    start = 0
+    while start < len(body):
+        line = body[start]
+        if _is_byline(line) or (publisher_key and word_key(line) == publisher_key):
+            start += 1
+        elif not head and _title_like(line, title_words):
+            start += 1
+        else:
+            break
+    out: list[str] = []
+    seen: set[str] = set()
+    for p in body[start:]:
+        key = word_key(p)
+        if key in seen and _words(p) < _LONG:
+            continue
+        seen.add(key)
+        out.append(p)
+    return out
+
+
+def is_truncated(paragraphs: list[str]) -> bool:
+    """The body stops mid-sentence or mid-word (or with an ellipsis), as aggregator copies do."""
+    if not paragraphs:
+        return False
+    last = paragraphs[-1].rstrip()
+    if _TRUNCATION_MARK.search(last):
+        return True
+    return _words(last) >= 12 and last[-1:] not in _SENTENCE_END and not last[-1:].isdigit()
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•»:]|-{1,2}|::)\s+")
+
+
+def strip_title_suffix(title: str, *, publisher: str = "", domain: str = "") -> str:
+    """The headline without " | Site name" (or "Site name - ") around it."""
+    title = " ".join(title.split())
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    names = {word_key(x) for x in (publisher, domain, domain.split(".")[0]) if x}
+
+    def is_site(part: str) -> bool:
+        key = word_key(part)
+        if not key:
+            return True
+        if key in names or any(n and (n in key or key in n) for n in names):
+            return True
+        return False
+
+    while len(parts) > 1 and is_site(parts[-1]):
+        parts.pop()
+    while len(parts) > 1 and is_site(parts[0]):
+        parts.pop(0)
+    if len(parts) > 1 and not names:
+        # No site name known: a short last part after a pipe is the site's name.
+        last = parts[-1]
+        if _words(last) <= 4 and "|" in title:
+            parts.pop()
+    joined = title
+    if parts:
+        start = title.find(parts[0])
+        end = title.rfind(parts[-1]) + len(parts[-1])
+        joined = title[start:end] if start >= 0 and end > start else " - ".join(parts)
+    return joined.strip()
