@@ -1,0 +1,168 @@
+"""Feed entries to normalised articles: fetch each article page, extract the story, normalise it.
+
+Fetching is I/O-bound, so the DoFn buffers a bundle's entries and fetches a batch of pages at
+once through the shared, polite HTTP layer (``newsflow.http.Fetcher.fetch_many``: many requests
+in flight, per-host limits). Extraction is pure logic in ``newsflow.extract``. When a page
+cannot be fetched or yields no story text, the feed entry's own content stands in (the article
+says ``body_source='feed'``); when neither has text, the entry goes to the dead letters with
+the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from newsflow.http import FetchConfig, Fetcher, FetchError, FetchResult
+from schemas.records import Article, Failure, FeedEntry
+
+__all__ = ["NormaliseArticles"]
+
+LOG = logging.getLogger(__name__)
+STEP = "normalise"
+_HTML_TYPES = ("html", "xml", "text/plain")
+_PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+class NormaliseArticles(beam.PTransform):
+    """Fetch, extract and normalise the article behind each feed entry.
+
+    Input: ``PCollection[FeedEntry]``.
+    Outputs (a tagged tuple):
+      - ``main``: ``PCollection[Article]``, one per entry that has story text, from its page
+        (``body_source='page'``) or, when the page failed or had no text, from the feed entry's
+        content (``body_source='feed'``);
+      - ``dead_letter``: ``PCollection[Failure]``, step ``normalise``, one per entry with no text
+        from either; ``error_type`` is the fetch error kind (``http_status``, ``timeout``, ...)
+        or ``no_text``.
+    Counters: ``pages_fetched``, ``pages_failed``, ``articles_from_page``,
+    ``articles_from_feed``, ``articles_truncated``, ``articles_failed``.
+    """
+
+    def __init__(self, fetch: FetchConfig | None = None, *, batch_size: int = 32,
+                 fall_back_to_feed: bool = True) -> None:
+        super().__init__()
+        if fetch is not None and not isinstance(fetch, FetchConfig):
+            raise ValueError(f"fetch must be a FetchConfig, got {type(fetch).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self._fn = _NormaliseFn(fetch or FetchConfig(accept=_PAGE_ACCEPT), batch_size,
+                                fall_back_to_feed)
+
+    def expand(self, entries: beam.PCollection[FeedEntry]) -> beam.pvalue.DoOutputsTuple:
+        return entries | "Normalise articles" >> beam.ParDo(self._fn).with_outputs(
+            "dead_letter", main="main"
+        )
+
+
+class _NormaliseFn(beam.DoFn):
+    def __init__(self, fetch: FetchConfig, batch_size: int, fall_back_to_feed: bool) -> None:
+        self._config = fetch
+        self._batch_size = batch_size
+        self._fall_back = fall_back_to_feed
+        self._fetched = Metrics.counter(self.__class__, "pages_fetched")
+        self._fetch_failed = Metrics.counter(self.__class__, "pages_failed")
+        self._from_page = Metrics.counter(self.__class__, "articles_from_page")
+        self._from_feed = Metrics.counter(self.__class__, "articles_from_feed")
+        self._truncated = Metrics.counter(self.__class__, "articles_truncated")
+        self._failed = Metrics.counter(self.__class__, "articles_failed")
+
+    def setup(self) -> None:
+        self._fetcher = Fetcher(self._config)
+
+    def teardown(self) -> None:
+        fetcher = getattr(self, "_fetcher", None)
+        if fetcher is not None:
+            fetcher.close()
+
+    def start_bundle(self) -> None:
+        self._buffer: list[tuple[FeedEntry, Any, Any]] = []
+
+    def process(
+        self,
+        entry: FeedEntry,
+        window: Any = beam.DoFn.WindowParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
+    ) -> Iterator[Any]:
+        self._buffer.append((entry, window, timestamp))
+        if len(self._buffer) >= self._batch_size:
+            yield from self._flush(windowed=False)
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._flush(windowed=True)
+
+    def _flush(self, windowed: bool) -> Iterator[Any]:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        urls = list(dict.fromkeys(entry.url for entry, _, _ in batch))
+        outcomes: dict[str, FetchResult | FetchError] = {}
+        for request, outcome in self._fetcher.fetch_many(urls):
+            outcomes[request if isinstance(request, str) else request.url] = outcome
+        for entry, window, timestamp in batch:
+            outcome = outcomes.get(entry.url) or FetchError("bad_url", "not fetched", entry.url)
+            out = self._normalise(entry, outcome)
+            if windowed:
+                # finish_bundle has no current element: outputs must carry their own window.
+                tag = out.tag if isinstance(out, beam.pvalue.TaggedOutput) else None
+                value = out.value if tag else out
+                wv = WindowedValue(value, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
+                out = beam.pvalue.TaggedOutput(tag, wv) if tag else wv
+            yield out
+
+    def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError) -> Any:
+        from newsflow.extract import article_from_feed, extract_article
+
+        reason: tuple[str, str, bool]
+        fetched_at = datetime.now(UTC)
+        if isinstance(outcome, FetchError):
+            self._fetch_failed.inc()
+            reason = (outcome.kind, str(outcome), outcome.transient)
+        else:
+            self._fetched.inc()
+            fetched_at = outcome.fetched_at
+            content_type = outcome.content_type.lower()
+            if content_type and not any(t in content_type for t in _HTML_TYPES):
+                reason = ("not_html", f"content type {content_type!r}", False)
+            else:
+                try:
+                    article = extract_article(
+                        outcome.body, outcome.final_url, fetched_at=outcome.fetched_at,
+                        headers=outcome.headers, entry=entry, fetched_url=entry.url,
+                    )
+                except Exception as exc:  # noqa: BLE001 - a page we cannot read is a dead letter
+                    LOG.warning("extraction failed for %s: %s", entry.url, exc)
+                    article = None
+                    reason = ("extract_error", f"{type(exc).__name__}: {exc}", False)
+                if article is not None and article.body:
+                    return self._emit(article, self._from_page)
+                if article is not None:
+                    reason = ("no_text", "the page has no story text", False)
+        if self._fall_back:
+            article = article_from_feed(entry, fetched_at=fetched_at)
+            if article.body:
+                return self._emit(article, self._from_feed)
+        self._failed.inc()
+        error_type, message, transient = reason
+        if self._fall_back:
+            message = f"{message}; the feed entry has no content either"
+        return beam.pvalue.TaggedOutput(
+            "dead_letter",
+            Failure(step=STEP, input=entry.url, error_type=error_type, message=message,
+                    transient=transient, at=datetime.now(UTC),
+                    context={"feed_url": entry.feed_url, "guid": entry.guid}),
+        )
+
+    def _emit(self, article: Article, counter: Any) -> Article:
+        counter.inc()
+        if article.truncated:
+            self._truncated.inc()
+        return article
