@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import Fingerprint
+from newsflow.dedupe.fingerprint import SHINGLE_WORDS, Fingerprint
 
 
 @dataclass(frozen=True)
@@ -48,21 +48,28 @@ def is_repost(entry: Entry, members: Sequence[Entry]) -> bool:
 def is_partial_of(a: Fingerprint, b: Fingerprint) -> bool:
     """True when ``a`` is a truncated copy or an excerpt of ``b``.
 
-    Truncated: ``a`` stops mid-sentence exactly where ``b`` goes on (its last shingle is not in
-    ``b`` although nearly all the others are). Excerpt: ``b`` holds all of ``a`` and at least
-    twice as much again.
+    Truncated: ``a`` stops mid-sentence where ``b`` goes on in the same paragraph (mid-word: its
+    last shingle is not in ``b`` at all). Excerpt: ``b`` holds all of ``a`` and twice as much.
+    A copy that merely adds a line (a correction note) does not make ``a`` partial.
     """
     if a.shingles.size == 0 or b.shingles.size == 0:
         return False
     distinct_a = np.unique(a.shingles)
     distinct_b = np.unique(b.shingles)
-    inside = float(np.isin(distinct_a, distinct_b).mean())
-    if inside < 0.9:
+    if float(np.isin(distinct_a, distinct_b).mean()) < 0.9:
         return False
     if distinct_b.size >= 2 * distinct_a.size:
         return True
-    cut = not a.complete and a.shingles[-1] not in distinct_b
-    return bool(cut and distinct_b.size > distinct_a.size)
+    if a.complete or distinct_b.size <= distinct_a.size:
+        return False
+    where = np.flatnonzero(b.shingles == a.shingles[-1])
+    if where.size == 0:
+        return True  # cut mid-word
+    after = int(where[0]) + SHINGLE_WORDS  # the first word of b after a's last word
+    if after >= b.shingles.size:
+        return False
+    lines = b.shingle_lines()
+    return bool(lines[after] == lines[after - 1])  # b's paragraph goes on
 
 
 # Above this many members, only the longest few are checked as the full text of the others.

@@ -91,7 +91,10 @@ def is_copy(
             return False
     # Template items: a copy states the same numbers and names as the text it copies (a
     # number or name cut short by truncation still counts).
-    if _missing(small.numbers, large.numbers) > int(rules.max_number_miss * len(small.numbers)):
+    allowed = int(rules.max_number_miss * len(small.numbers))
+    if not short and distinct.size >= 2 * rules.short_shingles:
+        allowed = max(allowed, 1)  # a correction may change one figure of a long article
+    if _missing(small.numbers, large.numbers) > allowed:
         return False
     if small.names and large.words <= SHORT_WORDS:  # both short: both have their names
         if _missing(small.names, large.names) > int(rules.max_name_miss * len(small.names)):

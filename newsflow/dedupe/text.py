@@ -61,7 +61,7 @@ _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 _NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][a-z]+")
 _WS = re.compile(r"\s+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 
 
 def fold(text: str) -> str:
@@ -90,10 +90,11 @@ def content_lines(body: str) -> list[str]:
     if not lines:
         return []
     counts = [len(_WORD.findall(ln)) for ln in lines]
-    kept = [ln for ln, n in zip(lines, counts, strict=True) if n >= MIN_LINE_WORDS]
-    total = sum(counts)
-    if total and sum(len(_WORD.findall(ln)) for ln in kept) >= MIN_KEPT_SHARE * total:
-        return kept
+    # A domain is one word here, so "Read more at news.example.com" stays a short line.
+    prose = [len(_WORD.findall(_DOMAIN.sub("x", ln))) >= MIN_LINE_WORDS for ln in lines]
+    kept_words = sum(n for n, p in zip(counts, prose, strict=True) if p)
+    if kept_words and kept_words >= MIN_KEPT_SHARE * sum(counts):
+        return [ln for ln, p in zip(lines, prose, strict=True) if p]
     return lines
 
 
@@ -106,7 +107,7 @@ def credits(body: str) -> frozenset[str]:
     lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
     found: set[str] = set()
     for i, ln in enumerate(lines):
-        if i >= len(lines) - 2 or len(_WORD.findall(ln)) < MIN_LINE_WORDS:
+        if i >= len(lines) - 2 or len(_WORD.findall(_DOMAIN.sub("x", ln))) < MIN_LINE_WORDS:
             found.update(m.lower().removeprefix("www.") for m in _DOMAIN.findall(ln))
     return frozenset(found)
 
@@ -123,7 +124,7 @@ def names(body: str) -> frozenset[str]:
     """
     found: set[str] = set()
     for line in strip_dateline(body).splitlines():
-        if len(line.split()) >= MIN_LINE_WORDS:
+        if len(_WORD.findall(_DOMAIN.sub("x", line))) >= MIN_LINE_WORDS:
             found.update(_NAME.findall(unicodedata.normalize("NFKC", line)))
     return frozenset(found)
 

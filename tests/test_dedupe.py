@@ -1,0 +1,268 @@
+"""Dedupe's pure logic and the ``newsflow dedupe`` command on fixture articles we wrote.
+
+``tests/fixtures/dedupe/articles.jsonl`` holds one story with every kind of copy (wire copy
+re-titled with a dateline, restyled quotes and a paragraph cut; an aggregator re-post with page
+furniture, truncated mid-word; an excerpt with "Continue reading at"; a correction), exact
+copies (same body in other case and spacing; same URL), a re-post dated before its original,
+and every must-not-merge kind (the same event written twice, a shared boilerplate paragraph,
+template items, the same text months later). ``expected.jsonl`` is the gold partition.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from newsflow.cli import main
+from newsflow.commands.dedupe import dedupe_lines
+from newsflow.dedupe import (
+    Entry,
+    MatchRules,
+    choose_canonical,
+    containment,
+    fingerprint,
+    is_copy,
+    same_story,
+    url_key,
+)
+from newsflow.dedupe.fingerprint import minhash, shingle_hashes, token_hashes
+from newsflow.dedupe.text import body_hash, content_lines, strip_dateline
+from schemas.records import utc
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"
+
+
+def load(name: str) -> dict[str, dict[str, Any]]:
+    rows = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines() if line]
+    return {row["id"]: row for row in rows}
+
+
+ARTICLES = load("articles.jsonl")
+EXPECTED = load("expected.jsonl")
+
+
+def entry(article_id: str) -> Entry:
+    a = ARTICLES[article_id]
+    return Entry(
+        key=a["id"],
+        url=a["url"],
+        source=a["source"],
+        published_at=utc(a["published_at"]),
+        fingerprint=fingerprint(a["body"]),
+    )
+
+
+def run_cli(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    src = io.BytesIO(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+    out = io.BytesIO()
+    dedupe_lines(src, out)
+    return [json.loads(x) for x in out.getvalue().splitlines()]
+
+
+def partition(assign: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = defaultdict(set)
+    for key, cluster in assign.items():
+        groups[cluster].add(key)
+    return {frozenset(g) for g in groups.values()}
+
+
+# --- the golden file: every copy kind joins, every must-not-merge kind stays apart ----------
+
+
+def test_fixture_partition_matches_gold() -> None:
+    out = run_cli(list(ARTICLES.values()))
+    assert [o["id"] for o in out] == list(ARTICLES)  # one output line per input line, in order
+    got = partition({o["id"]: o["cluster_id"] for o in out})
+    want = partition({i: e["cluster"] for i, e in EXPECTED.items()})
+    assert got == want
+
+
+def test_fixture_canonical_is_the_original() -> None:
+    out = {o["id"]: o for o in run_cli(list(ARTICLES.values()))}
+    canonical = {i for i, o in out.items() if o["canonical"]}
+    assert canonical == {i for i, e in EXPECTED.items() if e["original"]}
+
+
+def test_cli_reads_stdin_and_writes_stdout(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    data = (FIXTURES / "articles.jsonl").read_bytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["dedupe"]) == 0
+    out = [json.loads(x) for x in capsysbinary.readouterr().out.splitlines()]
+    assert len(out) == len(ARTICLES)
+    assert set(out[0]) == {"id", "cluster_id", "canonical"}
+
+
+def test_cli_keeps_a_line_for_bad_json() -> None:
+    src = io.BytesIO(b'{"id": "a", "url": "https://x.test/a", "body": "one two three four five"}\n'
+                     b"not json\n")
+    out = io.BytesIO()
+    assert dedupe_lines(src, out) == 1
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "line-2"]
+    assert all(r["canonical"] for r in rows)
+
+
+# --- each copy kind, pair by pair -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "copy_id",
+    ["bridge-wire", "bridge-aggregator", "bridge-excerpt", "bridge-correction"],
+)
+def test_near_duplicate_copies_are_copies(copy_id: str) -> None:
+    assert same_story(entry("bridge-original"), entry(copy_id))
+
+
+def test_excerpt_has_low_jaccard_but_full_containment() -> None:
+    original, excerpt = entry("bridge-original").fingerprint, entry("bridge-excerpt").fingerprint
+    a, b = np.unique(original.shingles), np.unique(excerpt.shingles)
+    jaccard = np.intersect1d(a, b).size / np.union1d(a, b).size
+    assert jaccard < 0.5
+    assert containment(excerpt, original) > 0.95
+
+
+def test_same_body_in_other_case_quotes_and_spacing_is_an_exact_copy() -> None:
+    a, b = ARTICLES["library-original"]["body"], ARTICLES["library-samebody"]["body"]
+    assert a != b
+    assert body_hash(a) == body_hash(b)
+
+
+def test_same_canonical_url_is_the_same_story() -> None:
+    a, b = entry("library-original"), entry("library-sameurl")
+    assert url_key(a.url) == url_key(b.url)
+    assert same_story(a, b)
+
+
+def test_url_key_drops_tracking_parameters_and_front_pages() -> None:
+    assert url_key("https://www.x.test/a/b/?utm_source=rss&id=3") == "x.test/a/b?id=3"
+    assert url_key("https://x.test/") is None
+
+
+def test_dateline_is_stripped() -> None:
+    assert strip_dateline("LOS ANGELES (AP) — The team won.") == "The team won."
+    assert strip_dateline("NEW DELHI: Prices rose.") == "Prices rose."
+    assert strip_dateline("The mayor said: no.") == "The mayor said: no."
+
+
+def test_furniture_lines_are_not_content() -> None:
+    lines = content_lines("Share this:\n\nThe council approved the budget on Monday evening.\n\nViews 12")
+    assert lines == ["the council approved the budget on monday evening."]
+
+
+# --- each must-not-merge kind -----------------------------------------------------------------
+
+
+def test_same_event_written_independently_is_not_a_copy() -> None:
+    assert not same_story(entry("ferry-original"), entry("ferry-other"))
+
+
+def test_shared_boilerplate_paragraph_is_not_a_copy() -> None:
+    a, b = entry("boiler-school"), entry("boiler-trees")
+    loose = MatchRules(min_containment=0.3, short_containment=0.3)
+    assert not is_copy(a.fingerprint, b.fingerprint, rules=loose)  # the paragraph guard
+    no_guard = MatchRules(
+        min_containment=0.3,
+        short_containment=0.3,
+        one_paragraph_share=2.0,
+        max_name_miss=1.0,
+        max_number_miss=1.0,
+    )
+    assert is_copy(a.fingerprint, b.fingerprint, rules=no_guard)
+
+
+def test_template_items_are_not_copies() -> None:
+    a, b = entry("template-0").fingerprint, entry("template-1").fingerprint
+    assert containment(a, b) > 0.85  # the words are nearly all the same ...
+    assert not is_copy(a, b)  # ... the numbers and names are not
+    no_guard = MatchRules(max_number_miss=1.0, max_name_miss=1.0)
+    assert is_copy(a, b, rules=no_guard)
+
+
+def test_same_text_beyond_the_horizon_is_a_new_item() -> None:
+    a, b = entry("bridge-original"), entry("bridge-anniversary")
+    assert is_copy(a.fingerprint, b.fingerprint)  # same text ...
+    assert not same_story(a, b)  # ... six months later
+
+
+# --- canonical choice -------------------------------------------------------------------------
+
+
+def test_canonical_is_earliest_complete_non_aggregator() -> None:
+    members = [entry(i) for i in ARTICLES if EXPECTED[i]["cluster"] == "bridge"]
+    assert choose_canonical(members).key == "bridge-original"
+
+
+def test_repost_dated_before_its_original_is_not_canonical() -> None:
+    repost, original = entry("orchestra-repost"), entry("orchestra-original")
+    assert repost.published_at is not None and original.published_at is not None
+    assert repost.published_at < original.published_at
+    assert choose_canonical([repost, original]).key == "orchestra-original"
+
+
+def test_truncated_copy_is_not_canonical_even_when_earlier() -> None:
+    agg, original = entry("bridge-aggregator"), entry("bridge-original")
+    early = Entry(agg.key, agg.url, agg.source, utc("2024-05-07T07:00:00Z"), agg.fingerprint)
+    assert choose_canonical([early, original]).key == "bridge-original"
+
+
+def test_canonical_falls_back_to_earliest_time() -> None:
+    a, b = entry("bridge-original"), entry("bridge-wire")
+    late = Entry(a.key, a.url, a.source, utc("2024-05-08T00:00:00Z"), a.fingerprint)
+    assert choose_canonical([late, b]).key == "bridge-wire"
+
+
+# --- fingerprints -----------------------------------------------------------------------------
+
+
+def test_hashes_are_stable_across_processes() -> None:
+    # Fixed expectations: band keys are stored in Elasticsearch and must never drift.
+    tokens, lines = token_hashes(["abc def", "ghi"])
+    assert lines.tolist() == [0, 0, 1]
+    assert len(set(tokens.tolist())) == 3
+    again, _ = token_hashes(["ghi abc"])
+    assert again.tolist() == [tokens[2], tokens[0]]
+
+
+def test_shingles_depend_on_word_order() -> None:
+    a, _ = token_hashes(["one two three four five six"])
+    b, _ = token_hashes(["six five four three two one"])
+    assert not set(shingle_hashes(a).tolist()) & set(shingle_hashes(b).tolist())
+
+
+def test_minhash_agrees_on_similar_sets() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 2**63, size=1000, dtype=np.uint64)
+    other = base.copy()
+    other[:100] = rng.integers(0, 2**63, size=100, dtype=np.uint64)
+    agree = float((minhash(base, 64) == minhash(other, 64)).mean())
+    assert 0.7 < agree < 0.95  # Jaccard 900/1100 ≈ 0.82
+
+
+def test_copies_share_band_keys_and_strangers_do_not() -> None:
+    keys = {i: set(fingerprint(a["body"]).band_keys) for i, a in ARTICLES.items()}
+    for copy_id in ("bridge-wire", "bridge-aggregator", "bridge-excerpt", "bridge-correction"):
+        assert keys["bridge-original"] & keys[copy_id], copy_id
+    assert not keys["bridge-original"] & keys["ferry-original"]
+
+
+def test_japanese_text_is_shingled_by_character() -> None:
+    text = "先日、不正に改造した電話を販売したとして男性が逮捕されました。報道によると今回販売されたのは改造品です。"
+    fp = fingerprint(text)
+    assert fp.words > 20
+    cut = fingerprint(text[:40])
+    assert containment(cut, fp) > 0.9
+
+
+def test_fingerprint_pickles_compactly() -> None:
+    fp = fingerprint(" ".join(f"word{i}" for i in range(1000)))
+    assert pickle.loads(pickle.dumps(fp)).band_keys == fp.band_keys
+    assert len(pickle.dumps(fp)) < 8000
