@@ -120,17 +120,20 @@ _FORMATS = ("rss", "atom", "rdf")
 
 
 def _outlets(count: int) -> list[Outlet]:
-    """``count`` outlets: the named ones first, then generated newspapers."""
+    """``count`` outlets: the named ones first, then generated ones."""
     outlets = list(_NAMED_OUTLETS[:count])
     i = 0
     while len(outlets) < count:
         head, tail = _NAME_HEADS[i % len(_NAME_HEADS)], _NAME_TAILS[i // len(_NAME_HEADS) % 14]
         suffix = "" if i < len(_NAME_HEADS) * len(_NAME_TAILS) else str(i)
         domain = f"{head}{tail}{suffix}".lower() + ".example"
+        # One in ten is a wire agency, one in ten an aggregator, one in ten an excerpt site.
+        role, layout = {0: ("wire", "wire"), 4: ("aggregator", "aggregator"),
+                        7: ("excerpts", "excerpt")}.get(i % 10, ("newspaper", _LAYOUTS[i % 3]))
         outlets.append(Outlet(
-            domain, f"The {head} {tail}{suffix}", "newspaper", _LAYOUTS[i % 3],
-            _FORMATS[i % 3], _tz((i % 25) - 12), canonical=i % 4 != 3, tracking=i % 5 == 0,
-            undated_every=7 if i % 6 == 0 else 0,
+            domain, f"The {head} {tail}{suffix}", role, layout, _FORMATS[i % 3],
+            _tz((i % 25) - 12), canonical=i % 4 != 3 and role != "aggregator",
+            tracking=i % 5 == 0, undated_every=7 if i % 6 == 0 else 0,
         ))
         i += 1
     return outlets
@@ -155,110 +158,205 @@ _PLACES = ("Ashcombe", "Brackenford", "Coldharbour", "Dunmere", "Elmstead", "Fal
            "Yarrowdale", "Amberley Cove", "Bishopsgate Moor", "Cinderford", "Draycott")
 _ORG_KINDS = ("district council", "water board", "hospital trust", "harbour company",
               "university", "transport authority", "chamber of commerce", "police service",
-              "fire service", "housing association", "energy cooperative", "school board")
+              "fire service", "housing association", "energy cooperative", "school board",
+              "county court", "farmers' union", "tourism office", "parish council")
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+_SAID = ("said", "told reporters", "explained", "insisted", "added", "argued", "noted",
+         "told a briefing", "wrote in a statement", "acknowledged")
+_OPENERS = ("On {weekday},", "Late on {weekday},", "Earlier this {period},", "In {month},",
+            "Speaking in {place2},", "In a statement,", "By the end of {month},",
+            "According to the {org2},", "For the first time,", "After months of delay,",
+            "Behind the scenes,", "Meanwhile,", "As expected,", "Unusually,")
+_TAILS = (", officials {said}", ", a figure disputed by the {org2}", ", {person2} {said}",
+          ", according to documents seen by {paper}", ", local reports suggest",
+          " after a {n2}-minute meeting", ", sources in {place2} {said}")
 
-# Per topic: (headline templates, sentence templates, things the story can be about).
+# Per topic: (headline templates, sentence templates, things the story can be about). In a
+# template, "[a|b|c]" is one of a, b, c, picked for each sentence, so that no two synthetic
+# stories share long runs of words (a dedupe step must not merge them).
 _TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "politics": (
-        ("{place} {org} votes to approve {thing} plan", "Row over {thing} splits {place}",
-         "{person} promises review of {thing} in {place}"),
-        ("Members of the {place} {org} voted {n} to {n2} in favour of the {thing} proposal.",
-         "{person} said the {thing} scheme had been discussed for {n2} months before the vote.",
-         "Opposition members argued that the {amount} would be better spent elsewhere.",
-         "A public consultation on the {thing} drew {n3} responses, most of them critical.",
-         "\"We have listened to residents of {place},\" said {person}, who chairs the committee.",
-         "The {org} will publish a full timetable for the {thing} work in {month}.",
-         "Critics including {person2} called the {thing} decision rushed and badly explained.",
-         "The vote followed a {n2}-hour debate that ran late into {weekday} evening."),
+        ("{place} {org} [votes to approve|backs|signs off] {thing} plan",
+         "[Row|Dispute|Argument] over {thing} splits {place}",
+         "{person} [promises|orders|calls for] review of {thing} in {place}"),
+        ("Members of the {place} {org} [voted|decided] {n} to {n2} [in favour of|to back] the "
+         "{thing} [proposal|plan|scheme]",
+         "The {thing} [scheme|idea|project] had been [discussed|debated|argued over] for {n2} "
+         "[months|weeks] before the [vote|decision]",
+         "[Opposition members|Critics|Several councillors] [argued|said|warned] that {amount} "
+         "[would be better spent|was better used|should go] on {thing2}",
+         "A [public consultation|survey] on the {thing} [drew|attracted|received] {n3} "
+         "[responses|replies|submissions], [most|many|nearly half] of them critical",
+         "\"We have [listened to|heard from|consulted] [residents|people|families] of {place},\" "
+         "said {person}, who [chairs|leads|sits on] the [committee|panel|board]",
+         "The {org} will [publish|release|set out] a [full|detailed|revised] timetable for the "
+         "{thing} work [in|by|before] {month}",
+         "{person2} [called|described] the {thing} decision [rushed|premature|reckless] and "
+         "[badly explained|poorly costed|unfair to {place2}]",
+         "The vote [followed|came after|ended] a {n2}-hour [debate|session|sitting]"),
         ("parking", "school transport", "town centre", "recycling", "street lighting",
-         "allotment", "market hall", "cycle lane", "youth centre", "harbour wall"),
+         "allotment", "market hall", "cycle lane", "youth centre", "harbour wall", "library",
+         "bus shelter", "pedestrian zone", "council tax"),
     ),
     "economy": (
-        ("{place} firm to create {n3} jobs with new {thing} site",
-         "{thing} sales in {place} rise {pct} per cent", "{org} warns on {thing} costs"),
-        ("The company expects to hire {n3} people at its {thing} site in {place} by {month}.",
-         "Sales of {thing} rose by {pct} per cent in the last quarter, {person} said.",
-         "The investment of {amount} is the largest in {place} for {n2} years.",
-         "\"Demand for {thing} has never been stronger,\" said chief executive {person}.",
-         "Analysts at the {org} cautioned that costs had risen faster than prices.",
-         "Shares in the group rose {pct} per cent on {weekday} after the announcement.",
-         "{person2}, an economist in {place}, said the figures were better than expected.",
-         "Suppliers in {place} said orders for {thing} had doubled since {month}."),
+        ("{place} [firm|company|business] to create {n3} jobs with new {thing} site",
+         "{thing} sales in {place} [rise|climb|jump] {pct} per cent",
+         "{org} [warns|raises alarm] on {thing} costs"),
+        ("The [company|firm|group] [expects|hopes|plans] to [hire|recruit|take on] {n3} "
+         "[people|staff|workers] at its {thing} [site|plant|depot] in {place}",
+         "Sales of {thing} [rose|grew|climbed] by {pct} per cent in the [last|latest|third] "
+         "quarter",
+         "The [investment|deal|expansion] of {amount} is the [largest|biggest] in {place} for "
+         "{n2} years",
+         "\"Demand for {thing} has [never been stronger|surprised us|kept growing],\" said "
+         "[chief executive|managing director|founder] {person}",
+         "[Analysts|Economists|Bankers] at the {org} [cautioned|warned|noted] that {thing2} "
+         "costs had [risen|climbed|grown] faster than prices",
+         "Shares in the group [rose|fell|jumped|slipped] {pct} per cent [after|following] the "
+         "[announcement|results|news]",
+         "{person2}, [an economist|a trader|an analyst] in {place2}, [said|noted] the figures "
+         "were [better|worse|weaker|stronger] than [expected|forecast]",
+         "[Suppliers|Wholesalers|Retailers] in {place} [said|reported] [orders|demand] for "
+         "{thing} had [doubled|tripled|halved] since {month}"),
         ("timber", "solar panel", "bicycle", "cheese", "software", "ferry ticket", "fertiliser",
-         "furniture", "heat pump", "wool", "glass bottle", "electric van"),
+         "furniture", "heat pump", "wool", "glass bottle", "electric van", "paint", "rope"),
     ),
     "health": (
-        ("{place} hospital opens new {thing} unit", "Waiting lists for {thing} fall in {place}",
-         "{org} launches {thing} campaign"),
-        ("The new {thing} unit at {place} will treat up to {n3} patients a year.",
-         "{person}, a consultant at the {org}, said waiting times had fallen by {pct} per cent.",
-         "\"Patients in {place} deserve care close to home,\" said {person}.",
-         "The unit cost {amount} and was partly paid for by local fundraising.",
-         "Nurses told {person2} that staffing on the {thing} ward remained a concern.",
-         "Appointments can be booked from {weekday}, the {org} said.",
-         "Figures for {month} show {n3} people waited more than {n2} weeks for {thing} care.",
-         "The {org} said {n} extra specialists would join the {thing} team this year."),
+        ("{place} hospital [opens|unveils|launches] new {thing} [unit|clinic|centre]",
+         "Waiting lists for {thing} [fall|shrink|grow] in {place}",
+         "{org} [launches|starts|backs] {thing} campaign"),
+        ("The new {thing} [unit|clinic|centre] at {place} will [treat|see|care for] up to {n3} "
+         "patients a year",
+         "{person}, a [consultant|nurse|surgeon|manager] at the {org}, [said|reported] waiting "
+         "times had "
+         "[fallen|dropped|risen] by {pct} per cent",
+         "\"[Patients|Families|People] in {place} [deserve|need|should have] care close to "
+         "home,\" {person} {said}",
+         "The [unit|clinic|centre] cost {amount} and was [partly|largely] paid for by "
+         "[local fundraising|a charity appeal|a {place2} benefactor]",
+         "[Nurses|Staff|Porters] told {person2} that [staffing|pay|morale] on the {thing} "
+         "[ward|team|service] remained a [concern|worry|problem]",
+         "[Appointments|Bookings|Referrals] [can be made|open|start] from {weekday}",
+         "Figures for {month} show {n3} people waited more than {n2} weeks for {thing} "
+         "[care|treatment|tests]",
+         "{n} extra [specialists|nurses|doctors] will join the {thing} team [this year|soon|"
+         "in {month}]"),
         ("cancer", "eye", "maternity", "stroke", "dialysis", "dental", "physiotherapy",
-         "children's", "hearing", "sleep"),
+         "children's", "hearing", "sleep", "skin", "heart", "memory", "allergy"),
     ),
     "sport": (
-        ("{place} clinch {thing} title on final day", "{person} double sinks {place}",
-         "{place} {thing} club names {person} as coach"),
-        ("{place} won {n}-{n4} on {weekday} to take the {thing} title with a game to spare.",
-         "{person} scored twice in the second half in front of {n3} supporters.",
-         "\"I have waited {n2} years for a day like this,\" said captain {person}.",
-         "The visitors had led through {person2} before the break.",
-         "It is the first {thing} trophy for {place} since the club was founded.",
-         "The {org} confirmed that the ground would be expanded by {month}.",
-         "{person2} was sent off in the {n5}th minute for a second yellow card.",
-         "Ticket sales for the {thing} final rose by {pct} per cent on last season."),
+        ("{place} [clinch|seal|win] {thing} title on final day",
+         "{person} [double|brace|hat-trick] [sinks|stuns|beats] {place2}",
+         "{place} {thing} club [names|appoints|hires] {person} as coach"),
+        ("{place} [won|triumphed] {n}-{n4} [on {weekday}|at home|away] to [take|claim|secure] "
+         "the {thing} title",
+         "{person} [scored|struck] [twice|two goals] in the [second half|closing minutes] in "
+         "front of {n3} [supporters|fans|spectators]",
+         "\"I have [waited|dreamed of this for|worked] {n2} years for a day like this,\" said "
+         "[captain|veteran|striker] {person}",
+         "The [visitors|hosts|away side] had [led|gone ahead] through {person2} [before the "
+         "break|early on|after {n5} minutes]",
+         "It is the first {thing} [trophy|title|cup] for {place} since the club was "
+         "[founded|formed|relegated]",
+         "The {org} confirmed that the [ground|stadium|stand] would be [expanded|rebuilt|"
+         "renovated] by {month}",
+         "{person2} was [sent off|booked|substituted] in the {n5}th minute",
+         "Ticket sales for the {thing} final [rose|increased|grew] by {pct} per cent on last "
+         "[season|year]"),
         ("hockey", "rugby", "netball", "football", "cricket", "rowing", "basketball",
-         "volleyball", "handball", "cycling"),
+         "volleyball", "handball", "cycling", "water polo", "lacrosse", "curling", "bowls"),
     ),
     "science": (
-        ("{place} researchers make {thing} breakthrough",
-         "New {thing} study from {place} surprises", "{person} wins prize for {thing} research"),
-        ("Researchers at the {place} {org} say their {thing} results could change the field.",
-         "The team, led by {person}, studied {n3} samples over {n2} months.",
-         "\"We did not expect the {thing} effect to be this large,\" said {person}.",
-         "The work was funded by a grant of {amount} and published in {month}.",
-         "{person2}, who was not involved, said the findings needed to be repeated.",
-         "The next phase will test the {thing} method in {n} laboratories.",
-         "Results showed an improvement of {pct} per cent compared with older methods.",
-         "Students from {place} helped collect the {thing} data on {weekday} field trips."),
+        ("{place} researchers [make|claim|report] {thing} breakthrough",
+         "New {thing} study from {place} [surprises|puzzles|divides] experts",
+         "{person} [wins|collects|shares] prize for {thing} research"),
+        ("Researchers at the {place} {org} say their {thing} [results|findings|data] could "
+         "[change|reshape|upend] the field",
+         "The team, led by {person}, [studied|analysed|sampled] {n3} [samples|sites|specimens] "
+         "over {n2} months",
+         "\"We did not expect the {thing} [effect|signal|response] to be this [large|clear|"
+         "strong],\" {person} {said}",
+         "The work was [funded|paid for|backed] by a grant of {amount} and [published|released"
+         "] in {month}",
+         "{person2}, who was not involved, [said|cautioned] the findings [needed|would need] to be "
+         "[repeated|replicated|checked]",
+         "The next [phase|stage|step] will test the {thing} [method|technique|model] in {n} "
+         "[laboratories|countries|hospitals]",
+         "[Results|Tests|Measurements] showed an improvement of {pct} per cent [compared with|"
+         "over|against] older methods",
+         "Students from {place2} helped [collect|gather|record] the {thing} data on {weekday} "
+         "[field trips|visits|surveys]"),
         ("soil", "battery", "glacier", "bee", "vaccine", "telescope", "coral", "protein",
-         "algae", "seismic"),
+         "algae", "seismic", "fungus", "microplastic", "bat", "peat"),
     ),
 }
 _GENERAL_SENTENCES = (
-    "Residents of {place} will be able to comment on the plans until {month}.",
-    "A spokesperson for the {org} declined to comment further on {weekday}.",
-    "The decision is expected to be reviewed in {n2} months.",
-    "Local businesses in {place} have welcomed the news, according to {person2}.",
-    "Further details will be set out at a public meeting in {place} on {weekday}.",
-    "{person} added that the {org} had received {n3} letters about the issue.",
+    "[Residents|People|Businesses] of {place} will be able to [comment on|object to|respond to]"
+    " the plans until {month}",
+    "A [spokesperson|spokeswoman|spokesman] for the {org2} [declined to comment|said nothing] "
+    "further on {weekday}",
+    "The [decision|plan|matter] is [expected|due|likely] to be [reviewed|revisited] in {n2} "
+    "[months|weeks]",
+    "[Local|Small|Family] businesses in {place} have [welcomed|criticised|questioned] the news",
+    "Further details will be [set out|given|explained] at a [public meeting|briefing|drop-in "
+    "session] in {place2} on {weekday}",
+    "{person} [added|noted] that the {org} had [received|logged] {n3} [letters|complaints|"
+    "emails] about the [issue|matter|{thing}]",
 )
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_PAPERS = ("this paper", "the Evening Star", "local radio", "the Courier", "our reporters")
+
+
+class _Slots(dict[str, object]):
+    """The story's cast, plus a fresh random value for any other slot a sentence names."""
+
+    _MAKERS: dict[str, Any] = {
+        "said": lambda r: r.choice(_SAID), "month": lambda r: r.choice(_MONTHS),
+        "weekday": lambda r: r.choice(_WEEKDAYS), "paper": lambda r: r.choice(_PAPERS),
+        "period": lambda r: r.choice(("year", "month", "spring", "week")),
+        "n": lambda r: r.randint(2, 9), "n2": lambda r: r.randint(10, 48),
+        "n3": lambda r: r.randint(120, 9800), "n4": lambda r: r.randint(0, 1),
+        "n5": lambda r: r.randint(11, 89), "pct": lambda r: r.randint(3, 61),
+    }
+
+    def __init__(self, cast: dict[str, str], rng: random.Random) -> None:
+        super().__init__(cast)
+        self.rng = rng
+
+    def __missing__(self, key: str) -> object:
+        value = self[key] = self._MAKERS[key](self.rng)
+        return value
+
+
+def _expand(template: str, rng: random.Random) -> str:
+    """Pick one alternative in every ``[a|b|c]`` (no nesting)."""
+    return re.sub(r"\[([^\[\]]*)\]", lambda m: rng.choice(m.group(1).split("|")), template)
 
 
 def synthetic_story(rng: random.Random, key: str) -> BaseStory:
     """A plausible invented story filled in from the word pools; distinct for each draw."""
     topic = rng.choice(sorted(_TOPICS))
     titles, sentences, things = _TOPICS[topic]
-    place, other = rng.sample(_PLACES, 2)
+    place, place2, other = rng.sample(_PLACES, 3)
     person, person2, author = (f"{rng.choice(_FIRST)} {rng.choice(_LAST)}" for _ in range(3))
-    slots = {
-        "place": place, "person": person, "person2": person2, "thing": rng.choice(things),
-        "org": rng.choice(_ORG_KINDS), "month": rng.choice(_MONTHS),
-        "weekday": rng.choice(_WEEKDAYS), "amount": f"{rng.randint(2, 900)} million crowns",
-    }
+    thing, thing2 = rng.sample(things, 2)
+    org, org2 = rng.sample(_ORG_KINDS, 2)
+    cast = {"place": place, "place2": place2, "person": person, "person2": person2,
+            "thing": thing, "thing2": thing2, "org": org, "org2": org2,
+            "amount": f"{rng.randint(2, 900)} million crowns"}
 
-    def fill(template: str) -> str:
-        numbers = {"n": rng.randint(2, 9), "n2": rng.randint(10, 48), "n3": rng.randint(120, 9800),
-                   "n4": rng.randint(0, 1), "n5": rng.randint(11, 89), "pct": rng.randint(3, 61)}
-        return template.format(**slots, **numbers)
+    def fill(template: str, sentence: bool = True) -> str:
+        values = _Slots(cast, rng)
+        text = _expand(template, rng)
+        if not sentence:
+            return text.format_map(values)
+        if '"' not in text and rng.random() < 0.4:
+            text = rng.choice(_OPENERS) + " " + text[0].lower() + text[1:]
+        if '"' not in text and rng.random() < 0.35:
+            text += rng.choice(_TAILS)
+        text = text.format_map(values)
+        return text[0].upper() + text[1:] + ("" if text.endswith('"') else ".")
 
     # Topic sentences first (the lede is one of them), the general ones at the end.
     pool = rng.sample(sentences, len(sentences)) + rng.sample(_GENERAL_SENTENCES, 3)
@@ -268,14 +366,14 @@ def synthetic_story(rng: random.Random, key: str) -> BaseStory:
         paragraphs.append(" ".join(fill(pool.pop(0)) for _ in range(count)))
         if not pool:
             break
-    title = fill(rng.choice(titles))
+    title = fill(rng.choice(titles), sentence=False)
+    title = title[0].upper() + title[1:]
     return BaseStory(
         key=key, topic=topic, title=title, alt_title=f"{title}, {other} reacts",
         byline=author, dateline=place.upper(),
         caption=f"A view of {place} earlier this {rng.choice(('spring', 'year', 'month'))}",
         paragraphs=tuple(paragraphs),
     )
-
 
 # --------------------------------------------------------------------------------------------
 # The plan: which article goes where
@@ -331,7 +429,21 @@ class SiteManifest:
 
 
 _PUBLISHING_ROLES = ("wire", "newspaper")
-_COPY_HOSTS = {"wire": ("newspaper",), "aggregator": ("aggregator",), "excerpt": ("excerpts",)}
+_COPY_KINDS = {"newspaper": "wire", "aggregator": "aggregator", "excerpts": "excerpt"}
+
+
+def _uncarried(
+    sources: list[PlannedArticle], host: Outlet, by_story: dict[str, list[PlannedArticle]],
+    rng: random.Random,
+) -> PlannedArticle | None:
+    """A random original whose story ``host`` does not carry yet, or None."""
+    def free(a: PlannedArticle) -> bool:
+        return all(c.outlet.domain != host.domain for c in by_story[a.story_id])
+
+    for _ in range(20):
+        if sources and free(pick := rng.choice(sources)):
+            return pick
+    return next((a for a in sources if free(a)), None)
 
 
 def _plan(
@@ -353,33 +465,35 @@ def _plan(
         by_story.setdefault(article.story_id, []).append(article)
 
     for n, story in enumerate(stories):
-        preferred = [o for o in publishers if story.topic in o.topics]
+        lowest = min(fill[o.domain] for o in publishers)
+        # A desk that covers the topic (the finance desk) gets it unless it is already ahead.
+        preferred = [o for o in publishers
+                     if story.topic in o.topics and fill[o.domain] <= lowest + 1]
         # The two independent reports of one event must come from two outlets.
         taken = {a.outlet.domain for a in articles
-                 if story.key in SAME_EVENT and a.story.key in SAME_EVENT}
+                 if a.story.key in SAME_EVENT} if story.key in SAME_EVENT else set()
         candidates = preferred or [o for o in publishers if o.domain not in taken] or publishers
         when = BASE_TIME - timedelta(minutes=rng.randint(90, 14 * 24 * 60))
         add(PlannedArticle("", f"s{n + 1:04d}", story, least_filled(candidates), "original",
                            when))
 
+    # Copies: the least-filled outlet that can carry one gets the next, of the kind it makes
+    # (newspapers syndicate wire stories; aggregators and excerpt sites take any story).
     originals = list(articles)
     wire_originals = [a for a in originals if a.outlet.role == "wire"]
-    attempts = 0
-    while copies > 0 and attempts < copies * 20 + 100:
-        attempts += 1
-        # Wire stories are the ones most often copied, as on the real web.
-        if wire_originals and rng.random() < 0.5:
-            source = rng.choice(wire_originals)
-        else:
-            source = rng.choice(originals)
-        kind = rng.choice(("wire", "wire", "aggregator", "excerpt")
-                          if source.outlet.role == "wire" else ("aggregator", "excerpt"))
-        carried = {a.outlet.domain for a in by_story[source.story_id]}
-        hosts = [o for o in outlets if o.role in _COPY_HOSTS[kind] and o.domain not in carried]
-        if not hosts:
+    hosts = [o for o in outlets if o.role in _COPY_KINDS]
+    while copies > 0 and hosts:
+        host = least_filled(hosts)
+        if host.role == "newspaper":
+            sources = wire_originals
+        else:  # wire stories are the ones most often copied, as on the real web
+            sources = wire_originals if wire_originals and rng.random() < 0.5 else originals
+        source = _uncarried(sources, host, by_story, rng)
+        if source is None:
+            hosts.remove(host)
             continue
         delay = timedelta(minutes=rng.randint(15, 6 * 60))
-        add(PlannedArticle("", source.story_id, source.story, least_filled(hosts), kind,
+        add(PlannedArticle("", source.story_id, source.story, host, _COPY_KINDS[host.role],
                            source.published_at + delay, source=source.outlet))
         copies -= 1
 
