@@ -154,7 +154,8 @@ def test_dateline_is_stripped() -> None:
 
 
 def test_furniture_lines_are_not_content() -> None:
-    lines = content_lines("Share this:\n\nThe council approved the budget on Monday evening.\n\nViews 12")
+    body = "Share this:\n\nThe council approved the budget on Monday evening.\n\nViews 12"
+    lines = content_lines(body)
     assert lines == ["the council approved the budget on monday evening."]
 
 
@@ -255,7 +256,10 @@ def test_copies_share_band_keys_and_strangers_do_not() -> None:
 
 
 def test_japanese_text_is_shingled_by_character() -> None:
-    text = "先日、不正に改造した電話を販売したとして男性が逮捕されました。報道によると今回販売されたのは改造品です。"
+    text = (
+        "先日、不正に改造した電話を販売したとして男性が逮捕されました。"
+        "報道によると今回販売されたのは改造品です。"
+    )
     fp = fingerprint(text)
     assert fp.words > 20
     cut = fingerprint(text[:40])

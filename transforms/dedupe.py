@@ -63,8 +63,8 @@ class DedupeArticles(beam.PTransform):
         unmerged, with ``transient`` set on the failure).
     Counters: ``articles_seen``, ``stories_new``, ``copies_merged`` (places added to a story
     beyond its first: new copies), ``pairs_candidate`` (per bucket, before repeated pairs are
-    dropped), ``pairs_verified``, ``buckets_oversized``, ``labels_unsettled`` (nodes whose label still
-    changed in the last propagation round: raise ``label_rounds`` if this is not 0).
+    dropped), ``pairs_verified``, ``buckets_oversized``, ``labels_unsettled`` (nodes whose
+    label still changed in the last propagation round: raise ``label_rounds`` if not 0).
     """
 
     def __init__(
