@@ -304,13 +304,30 @@ def _advertised_feed(body: bytes, base: str) -> str | None:
     return None
 
 
-def _response_headers(headers: Mapping[str, str] | None, base: str) -> dict[str, str]:
+_FEED_START = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml|<rss[\s>]|<feed[\s>]|<rdf:rdf[\s>]|<!--)", re.I)
+_LOOSE_TYPES = ("", "text/xml", "text/html", "text/plain", "application/octet-stream",
+                "binary/octet-stream")
+
+
+def _response_headers(headers: Mapping[str, str] | None, base: str,
+                      body: bytes) -> dict[str, str]:
     out = {k.lower(): v for k, v in (headers or {}).items()}
     location = out.get("content-location")
     out["content-location"] = urljoin(base, location) if location else base
     # feedparser would re-decode: the HTTP layer already inflated the body.
     out.pop("content-encoding", None)
     out.pop("content-length", None)
+    # Servers often label feeds text/html, text/plain or nothing, and text/xml without a
+    # charset means US-ASCII only to RFC 3023 (obsoleted by RFC 7303). When the body is XML,
+    # call it XML so that the XML declaration decides the encoding and bozo means malformed.
+    mime, _, params = out.get("content-type", "").partition(";")
+    mime = mime.strip().lower()
+    looks_xml = bool(_FEED_START.match(body[:512])) or body.startswith((b"\xff\xfe",
+                                                                        b"\xfe\xff"))
+    if mime in _LOOSE_TYPES and looks_xml:
+        charset = params if "charset" in params.lower() else ""
+        out["content-type"] = "application/xml" + (f";{charset}" if charset else "")
     return out
 
 
@@ -332,8 +349,9 @@ def parse_feed(
     """
     base = final_url or feed_url
     now = now or datetime.now(UTC)
-    response_headers = _response_headers(headers, base)
-    content_type = response_headers.get("content-type", "").lower()
+    response_headers = _response_headers(headers, base, body)
+    content_type = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "")
+    content_type = content_type.lower()
     if not body.strip():
         raise FeedParseError(UNPARSEABLE, "empty body")
     trimmed = _trim_prolog(body)
