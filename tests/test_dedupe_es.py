@@ -1,0 +1,116 @@
+"""Dedupe across runs against the real Elasticsearch node: a later copy joins the stored story.
+
+Each test gets a fresh alias (``es_config``). Run one indexes stories with ``IndexArticles``;
+run two dedupes newcomers with ``DedupeArticles(es=...)``, which finds the stored story by its
+band keys, checks containment against the stored body and merges.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsflow.es import EsConfig, ensure_index
+from schemas.records import Article, Story, utc
+from transforms.dedupe import DedupeArticles
+from transforms.index import IndexArticles
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"
+ROWS = {
+    r["id"]: r
+    for r in map(json.loads, (FIXTURES / "articles.jsonl").read_text().splitlines())
+}
+
+
+def article(fixture_id: str) -> Article:
+    r = ROWS[fixture_id]
+    return Article(url=r["url"], title=r["title"], body=r["body"], source=r["source"],
+                   published_at=utc(r["published_at"]))
+
+
+def run(es: EsConfig, ids: list[str]) -> dict[str, int]:
+    """Dedupe and index the fixture articles ``ids``; the run's counters."""
+    p = TestPipeline()
+    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es)
+    indexed = out.stories | IndexArticles(es, refresh=True)
+    assert_that(out.dead_letter, equal_to([]), label="no dedupe dead letters")
+    assert_that(indexed.dead_letter, equal_to([]), label="no index dead letters")
+    result = p.run()
+    result.wait_until_finish()
+    counts = {}
+    for name in ("stories_new", "copies_merged"):
+        found = result.metrics().query(MetricsFilter().with_name(name))["counters"]
+        counts[name] = sum(c.committed for c in found)
+    return counts
+
+
+def stored(es: EsConfig) -> list[dict[str, Any]]:
+    client = es.client()
+    try:
+        client.indices.refresh(index=es.index)
+        hits = client.search(index=es.index, query={"match_all": {}}, size=100)["hits"]["hits"]
+        return sorted((h["_source"] for h in hits), key=lambda s: s["story_id"])
+    finally:
+        client.close()
+
+
+def test_copy_in_a_later_run_joins_the_stored_story(es_config: EsConfig) -> None:
+    ensure_index(es_config)
+    assert run(es_config, ["bridge-original", "bridge-wire"]) == {
+        "stories_new": 1, "copies_merged": 1}
+    [first] = stored(es_config)
+    assert run(es_config, ["bridge-aggregator", "bridge-excerpt", "ferry-original"]) == {
+        "stories_new": 1, "copies_merged": 2}
+    docs = stored(es_config)
+    assert len(docs) == 2
+    [bridge] = [d for d in docs if d["story_id"] == first["story_id"]]
+    assert bridge["url"] == ROWS["bridge-original"]["url"]
+    assert bridge["copy_count"] == 4
+    assert {c["url"] for c in bridge["copies"]} == {
+        ROWS[i]["url"] for i in ("bridge-original", "bridge-wire", "bridge-aggregator", "bridge-excerpt")
+    }
+
+
+def test_earlier_original_arriving_later_becomes_canonical(es_config: EsConfig) -> None:
+    ensure_index(es_config)
+    run(es_config, ["bridge-wire"])
+    [first] = stored(es_config)
+    assert first["url"] == ROWS["bridge-wire"]["url"]
+    assert run(es_config, ["bridge-original"]) == {"stories_new": 0, "copies_merged": 1}
+    [story] = stored(es_config)
+    assert story["story_id"] == first["story_id"]  # the id is kept ...
+    assert story["url"] == ROWS["bridge-original"]["url"]  # ... the canonical is the original
+    assert story["body"] == ROWS["bridge-original"]["body"]
+    assert story["copy_count"] == 2
+
+
+def test_later_copy_keeps_the_stored_canonical(es_config: EsConfig) -> None:
+    ensure_index(es_config)
+    run(es_config, ["orchestra-original"])
+    run(es_config, ["orchestra-repost"])  # dated earlier, but a re-post crediting the original
+    [story] = stored(es_config)
+    assert story["url"] == ROWS["orchestra-original"]["url"]
+    assert story["copy_count"] == 2
+
+
+def test_unrelated_story_with_shared_keys_is_not_merged(es_config: EsConfig) -> None:
+    ensure_index(es_config)
+    run(es_config, ["template-0"])
+    assert run(es_config, ["template-1"]) == {"stories_new": 1, "copies_merged": 0}
+    assert len(stored(es_config)) == 2
+
+
+def test_reingesting_the_same_articles_changes_nothing(es_config: EsConfig) -> None:
+    ensure_index(es_config)
+    ids = [i for i in ROWS if i.startswith(("bridge-", "library-"))]
+    run(es_config, ids)
+    before = stored(es_config)
+    assert run(es_config, ids) == {"stories_new": 0, "copies_merged": 0}
+    after = stored(es_config)
+    assert [Story.from_dict(d) for d in after] == [Story.from_dict(d) for d in before]
