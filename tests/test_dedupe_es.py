@@ -72,9 +72,8 @@ def test_copy_in_a_later_run_joins_the_stored_story(es_config: EsConfig) -> None
     [bridge] = [d for d in docs if d["story_id"] == first["story_id"]]
     assert bridge["url"] == ROWS["bridge-original"]["url"]
     assert bridge["copy_count"] == 4
-    assert {c["url"] for c in bridge["copies"]} == {
-        ROWS[i]["url"] for i in ("bridge-original", "bridge-wire", "bridge-aggregator", "bridge-excerpt")
-    }
+    ids = ("bridge-original", "bridge-wire", "bridge-aggregator", "bridge-excerpt")
+    assert {c["url"] for c in bridge["copies"]} == {ROWS[i]["url"] for i in ids}
 
 
 def test_earlier_original_arriving_later_becomes_canonical(es_config: EsConfig) -> None:
