@@ -884,7 +884,7 @@ def build_site(
     *,
     feeds: int = 10,
     articles: int = 100,
-    copy_rate: float = 0.4,
+    copy_rate: float = 0.5,
     seed: int = 7,
     broken_feed: bool = True,
     slow_feed: bool = False,

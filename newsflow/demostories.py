@@ -943,4 +943,307 @@ STORIES: tuple[BaseStory, ...] = (
         project would receive more than 5 per cent of the money.
         """,
     ),
+    _story(
+        "tram-line", "transport",
+        "Trams return to Eastmere streets after a 60-year absence",
+        "Eastmere's new tram line carries first passengers",
+        "Grace Whitfield", "EASTMERE",
+        "The first tram leaves the Riverside stop on Sunday morning",
+        """
+        Trams carried passengers through the centre of Eastmere on Sunday for the first time since
+        the old network was torn up in 1964, as the city's new 11-kilometre line opened.
+
+        About 25,000 people rode the line on its first day, when travel was free. Queues formed at
+        the Riverside stop before the first tram left at 6am.
+
+        The line links the university, the hospital and the railway station and cost 410 million
+        crowns, about 15 per cent more than planned. Its opening was delayed by a year after
+        workers found a medieval burial ground under Market Street.
+
+        "My grandmother rode the last of the old trams," said passenger Yasmin Okoro, who brought
+        her two children. "She would have loved to see this."
+
+        Trams will run every six minutes during the day. A second line to the eastern suburbs is
+        being planned but has not yet been funded.
+        """,
+    ),
+    _story(
+        "teacher-shortage", "education",
+        "One in ten maths lessons in Northwold taught by non-specialists",
+        "Northwold struggles to find maths teachers",
+        "Aisha Demir", "NORTHWOLD",
+        "A maths lesson at Kingsgate secondary school",
+        """
+        One in ten secondary school maths lessons in Northwold is being taught by a teacher without
+        a maths qualification, according to a survey by the district's head teachers' association.
+
+        The association said schools had advertised 46 maths posts since January and filled fewer
+        than half. Physics and computing were also hard to staff.
+
+        "We have geography teachers doing a brilliant job teaching algebra, but it is not fair on
+        them or the pupils," said association chair Declan Morrow.
+
+        The district council said it would pay a 5,000-crown bonus to maths and physics teachers who
+        join a Northwold school and stay for three years, and would help with rent for newly
+        qualified staff.
+
+        Teaching unions said bonuses alone would not solve the problem while teachers' workload
+        remained so high.
+        """,
+    ),
+    _story(
+        "app-outage", "technology",
+        "Payments app outage leaves shoppers unable to pay for four hours",
+        "PayBridge glitch stops card payments across region",
+        "Felix Armitage", "PORT ANSEL",
+        "A sign at a Port Ansel cafe asking customers to pay in cash",
+        """
+        Thousands of shoppers were unable to pay in shops and cafes on Saturday after an outage at
+        PayBridge, the payments company whose card readers are used by around 30,000 small
+        businesses in the region.
+
+        The fault began at about 11am and lasted more than four hours. Traders put up handwritten
+        signs asking for cash, and some closed early.
+
+        "Saturday is our busiest day. We probably lost half our takings," said Roberto Esposito, who
+        runs a delicatessen in the Harbourside market.
+
+        PayBridge said a software update had caused the problem and that no customer data had been
+        affected. It said it would refund the fees businesses paid for the day.
+
+        The regional chamber of commerce said the outage showed the risk of relying on a single
+        payment provider and urged members to keep a backup.
+        """,
+    ),
+    _story(
+        "allotment-theft", "crime",
+        "Thieves strip Westbrook allotments of tools and prize vegetables",
+        "Allotment holders count cost of overnight raid",
+        "Rachel Dunford", "WESTBROOK",
+        "A broken shed door at the Orchard Lane allotments",
+        """
+        Police are investigating after thieves broke into 23 sheds at the Orchard Lane allotments
+        in Westbrook overnight on Tuesday, taking tools, a petrol mower and vegetables grown for
+        next month's county show.
+
+        Gardeners arrived on Wednesday morning to find padlocks cut and beds trampled. Among the
+        losses were marrows and onions that had been grown from seed since February.
+
+        "It is not the money, it is the months of work," said allotment secretary Doreen Platt, who
+        has kept a plot on the site for 31 years.
+
+        Police asked anyone who saw a van in Orchard Lane between midnight and 4am to come forward.
+        The allotment society said it would apply for a grant to install lighting and cameras.
+        """,
+    ),
+    _story(
+        "glacier-study", "science",
+        "Highland glaciers lost a fifth of their ice in ten years, survey finds",
+        "Survey: northern glaciers shrinking faster than feared",
+        "Ingrid Halvorsen", "NORTHWOLD",
+        "Researchers measure ice thickness on the Skarn glacier",
+        """
+        Glaciers in the northern highlands lost about 21 per cent of their ice between 2013 and
+        2023, according to a survey by scientists at the Northwold Institute of Geography.
+
+        The team used drones and ground-penetrating radar to measure the thickness of 34 glaciers,
+        and compared the results with aerial photographs from the 1950s.
+
+        Three small glaciers have disappeared entirely in the last decade. The largest, the Skarn
+        glacier, has retreated by more than 400 metres.
+
+        "The speed has surprised even those of us who expected bad news," said lead author Dr
+        Kristof Ballard. He said the loss would affect rivers that farmers and hydroelectric plants
+        rely on in late summer.
+
+        The institute is asking hikers to send in dated photographs of the glaciers to help build a
+        longer record.
+        """,
+    ),
+    _story(
+        "cycling-race", "sport",
+        "Home rider wins the Tour of the Valleys after a mountain-top attack",
+        "Valley rider takes stage race with late attack",
+        "Jonah Mbeki", "CALDER",
+        "The leaders on the final climb to Kestrel Pass",
+        """
+        Calder-born rider Tomas Ekwueme won the Tour of the Valleys on Sunday, attacking on the
+        final climb to Kestrel Pass to overturn a 38-second deficit on the last day of the
+        five-day race.
+
+        Ekwueme, 24, rides for the regional development team and was not expected to challenge for
+        the overall lead. He crossed the line 52 seconds ahead of the previous leader, Mattias
+        Brandvold.
+
+        "I told my directeur I would try once, and if it failed I would sit up," Ekwueme said. "It
+        did not fail."
+
+        Tens of thousands of spectators lined the route over the five days. Organisers said the race
+        would add a time trial in Port Ansel next year.
+        """,
+    ),
+    _story(
+        "theatre-grant", "culture",
+        "Selwick's Lyric Theatre saved by a last-minute grant",
+        "Lifeline for Selwick Lyric as grant is approved",
+        "Sofia Marchetti", "SELWICK",
+        "The Victorian auditorium of the Lyric Theatre",
+        """
+        The Lyric Theatre in Selwick, which had warned it would close in September, has been saved
+        by a 2.4-million-crown grant from the national arts council.
+
+        The 140-year-old theatre needed urgent repairs to its roof and fire alarm system and had
+        been losing money since audiences fell during the pandemic.
+
+        Its artistic director, Camille Dubois, said staff had been preparing to tell the cast of the
+        summer pantomime that there would be no show. "We went from planning a closure to planning
+        a season in one afternoon," she said.
+
+        The grant comes with conditions, including a plan to raise more money from private donors
+        and to open the building for community use during the day.
+        """,
+    ),
+    _story(
+        "drought-farmers", "environment",
+        "Farmers in the Orne valley told to cut irrigation by a third",
+        "Irrigation cuts for Orne farmers as rivers run low",
+        "Thomas Achterberg", "ORNE",
+        "A dry irrigation channel beside a potato field in the Orne valley",
+        """
+        Farmers in the Orne valley have been told to cut the water they take from rivers for
+        irrigation by a third after the driest spring in 40 years.
+
+        The environment agency said flows in the Orne and its tributaries had fallen below the level
+        at which fish and other wildlife are put at risk.
+
+        Potato and vegetable growers said the limits would reduce their harvests. "You cannot grow
+        a potato without water. It is as simple as that," said grower Ewan Fairclough.
+
+        The agency said the restrictions would be lifted as soon as river levels recover. Farmers
+        who have built their own storage reservoirs will be allowed to use them.
+        """,
+    ),
+    _story(
+        "ambulance-times", "health",
+        "Ambulance response times miss target in rural districts",
+        "Rural ambulance waits exceed targets",
+        "Priya Raman", "DUNHALLOW",
+        "An ambulance on the coast road outside Dunhallow",
+        """
+        Ambulances in the region's rural districts took an average of 14 minutes to reach the most
+        serious emergencies last month, well above the seven-minute target, according to figures
+        from the ambulance service.
+
+        In towns the average was just under eight minutes. The service said long distances and
+        delays handing patients over at hospitals were the main reasons.
+
+        "When an ambulance waits outside a hospital for an hour, it is not out on the road," said
+        the service's chief executive, Graham Ostrowski.
+
+        Councillors in Dunhallow asked for a second ambulance base on the coast. The service said it
+        was training volunteer first responders in villages that are far from a station.
+        """,
+    ),
+    _story(
+        "robot-lawnmower", "technology",
+        "Stolen robot lawnmower tracked to a car boot sale by its owner's phone",
+        "Owner finds stolen robot mower using phone app",
+        "Tobias Ferreira", "MILLFORD",
+        "The recovered robot lawnmower back in Dev Sharma's garden",
+        """
+        A Millford man whose robot lawnmower was stolen from his garden tracked it to a car boot
+        sale 30 kilometres away using the app on his phone.
+
+        Dev Sharma noticed the mower was missing on Saturday evening. On Sunday morning the app
+        showed it in a field at the Greyfield showground, where a car boot sale was being held.
+
+        "I walked around until the little dot on my phone was right in front of me," he said. "It
+        was on a table with a price sticker on it."
+
+        Police officers who went with him arrested a 41-year-old man on suspicion of handling stolen
+        goods. The mower has been returned.
+        """,
+    ),
+    _story(
+        "university-strike", "education",
+        "University lecturers vote to boycott marking over pay",
+        "Eastmere lecturers back marking boycott",
+        "Aisha Demir", "EASTMERE",
+        "Students outside the main library at Eastmere University",
+        """
+        Lecturers at Eastmere University have voted to stop marking exams and coursework from next
+        month in a dispute over pay and short-term contracts.
+
+        The University and College Staff Union said 68 per cent of members who voted supported the
+        boycott. Final-year students could be left without degree results if it goes ahead.
+
+        "Nobody goes into teaching to hurt students. But a third of our colleagues are on contracts
+        that end every summer," said union branch secretary Joanna Kirwan.
+
+        The university said it had offered a 5 per cent rise and was "disappointed" by the vote. It
+        said it would try to make sure all students graduate on time.
+        """,
+    ),
+    _story(
+        "seal-pups", "environment",
+        "Record number of grey seal pups born on Skerra",
+        "Skerra seal colony has record breeding year",
+        "Hugo Lambert", "SKERRA",
+        "A grey seal pup on the beach at Skerra's north shore",
+        """
+        A record 1,240 grey seal pups were born on the island of Skerra this winter, wildlife
+        wardens said, more than double the number ten years ago.
+
+        The colony has grown since fishing nets that once trapped seals were banned in the waters
+        around the island. Wardens count the pups from the clifftops and by drone.
+
+        "Ten years ago we could count them on a long afternoon. Now it takes a week," said warden
+        Fiona Gallacher.
+
+        Visitors are asked to stay at least 50 metres from the pups and to keep dogs on leads. A
+        viewing platform above the north shore will open in the spring.
+        """,
+    ),
+    _story(
+        "court-landlord", "crime",
+        "Landlord fined 90,000 crowns for renting out flats with no fire alarms",
+        "Heavy fine for landlord over unsafe flats",
+        "Rachel Dunford", "PORT ANSEL",
+        "The block on Canal Street where inspectors found the faults",
+        """
+        A Port Ansel landlord has been fined 90,000 crowns after inspectors found that eight flats
+        he rented out had no working fire alarms and only one exit.
+
+        Kenneth Marlowe, 63, admitted 14 breaches of housing safety rules at the city's magistrates
+        court on Monday. Inspectors visited the building on Canal Street after a tenant complained
+        about damp.
+
+        "These tenants were living in a fire trap," said the council's head of housing standards,
+        Nicola Ferris. "We will not hesitate to prosecute."
+
+        Marlowe told the court he had not realised the alarms had stopped working. He was also
+        ordered to pay the council's costs. The flats have since been repaired.
+        """,
+    ),
+    _story(
+        "bank-branches", "economy",
+        "Last bank branch in three Calder villages to close",
+        "Calder villages to lose their last bank",
+        "Oliver Brandt", "CALDER",
+        "The Northern Savings Bank branch in the village of Hollow Ford",
+        """
+        Northern Savings Bank will close its branches in three Calder Valley villages in October,
+        leaving them without a bank for the first time in more than a century.
+
+        The bank said the number of customers visiting the branches had fallen by 70 per cent in
+        five years as people moved to online and mobile banking.
+
+        Residents said older people and small businesses that handle cash would be hit hardest. "I
+        am 81. I do not want to do my banking on a telephone," said Hollow Ford resident Agnes
+        Pemberton.
+
+        The bank said a mobile branch would visit each village once a week and that customers could
+        use post offices to pay in cash.
+        """,
+    ),
 )

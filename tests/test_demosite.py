@@ -62,8 +62,8 @@ def test_default_site_counts(demo: tuple[Path, dict[str, Any]]) -> None:
     root, expected = demo
     articles = expected["articles"]
     assert len(articles) == 100
-    assert sum(not a["original"] for a in articles.values()) == 40
-    assert len(expected["stories"]) == 60
+    assert sum(not a["original"] for a in articles.values()) == 50
+    assert len(expected["stories"]) == 50
     assert sorted(i for ids in expected["stories"].values() for i in ids) == sorted(articles)
     for ids in expected["stories"].values():
         assert sum(articles[i]["original"] for i in ids) == 1  # one original per story

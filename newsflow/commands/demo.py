@@ -20,8 +20,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--feeds", type=int, default=10,
                        help="lines in feeds.txt, the broken feed included (default 10)")
     build.add_argument("--articles", type=int, default=100, help="article pages (default 100)")
-    build.add_argument("--copy-rate", type=float, default=0.4,
-                       help="share of articles that are copies of another (default 0.4)")
+    build.add_argument("--copy-rate", type=float, default=0.5,
+                       help="share of articles that are copies of another (default 0.5)")
     build.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     build.add_argument("--no-broken-feed", dest="broken_feed", action="store_false",
                        help="leave out the feed that answers 500")
