@@ -26,7 +26,9 @@ __all__ = [
 ]
 
 _WORD = re.compile(r"\w+")
-_SENTENCE_END = ".!?…\"”’»)'"
+_SENTENCE_END = ".!?…\"”’»)'。！？」』"
+# Scripts written without spaces between words: count characters instead.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 _HEAD_WINDOW = 12  # furniture opening or closing a body sits within this many lines
 _LONG = 25  # a paragraph this long (words) is story text, whatever it looks like
 
@@ -67,6 +69,8 @@ _NEWSLETTER = re.compile(
     r"download (?:our|the) app|follow us|advertisement|sponsored)\b",
     re.I,
 )
+# Image placeholders that leak as text ("2px presentational grey line", "640x360").
+_PIXELS = re.compile(r"\b\d+\s?px\b|\b\d{2,4}x\d{2,4}\b", re.I)
 _BYLINE = re.compile(r"^\W*(?:by|von|par|por|di|door)\s+\S", re.I)
 _TRUNCATION_MARK = re.compile(r"(?:\.\.\.|…|\[\s*(?:\.\.\.|…)\s*\]|\[more\]|read more\W*)$", re.I)
 
@@ -77,7 +81,10 @@ def word_key(text: str) -> str:
 
 
 def _words(text: str) -> int:
-    return len(text.split())
+    """Words in a line; for Chinese, Japanese, Korean or Thai, about two characters a word."""
+    spaced = len(text.split())
+    unspaced = len(_UNSPACED.findall(text))
+    return spaced if unspaced < 4 else max(spaced, unspaced // 2)
 
 
 def is_prose(line: str) -> bool:
@@ -99,7 +106,7 @@ def is_furniture(line: str) -> bool:
         return False
     if n <= 12 and (_COUNTER.search(line) or _DATE_LINE.match(line)):
         return True
-    if n <= 6 and (_SHARE.match(line) or _LABEL.match(line)):
+    if n <= 6 and (_SHARE.match(line) or _LABEL.match(line) or _PIXELS.search(line)):
         return True
     if n <= 20 and _NEWSLETTER.search(line) and not line.rstrip().endswith(("”", '"')):
         return True
@@ -110,18 +117,20 @@ def _is_byline(line: str) -> bool:
     return _words(line) <= 8 and bool(_BYLINE.match(line))
 
 
-def _head_end(lines: list[str], flags: list[bool]) -> int:
+def _head_end(lines: list[str], flags: list[bool], title: str) -> int:
     """Index just past the furniture block that opens the body (0 when there is none).
 
     The block runs to the last furniture line among the first ``_HEAD_WINDOW`` lines that
-    still has story text after it, and stops at the first story-length paragraph.
+    still has story text after it; it stops at the first story-length paragraph or sentence
+    that is not the headline again.
     """
     end = 0
+    title_key = word_key(title)
     for i, line in enumerate(lines[:_HEAD_WINDOW]):
         if flags[i]:
             if not all(flags[i + 1:]):
                 end = i + 1
-        elif _words(line) >= _LONG:
+        elif _words(line) >= _LONG or (is_prose(line) and word_key(line) != title_key):
             break
     return end
 
@@ -140,7 +149,7 @@ def clean_paragraphs(paragraphs: list[str], *, title: str = "", publisher: str =
     lines = [" ".join(p.split()) for p in paragraphs]
     lines = [p for p in lines if word_key(p)]
     flags = [is_furniture(p) for p in lines]
-    head = _head_end(lines, flags)
+    head = _head_end(lines, flags, title)
     body = [p for p, furniture in zip(lines[head:], flags[head:], strict=True) if not furniture]
     title_words = set(_WORD.findall(title.lower()))
     publisher_key = word_key(publisher)
@@ -151,13 +160,18 @@ def clean_paragraphs(paragraphs: list[str], *, title: str = "", publisher: str =
         line = body[start]
         if _is_byline(line) or (publisher_key and word_key(line) == publisher_key):
             start += 1
+        elif start and _is_byline(body[start - 1]) and _words(line) <= 4 and not is_prose(line):
+            start += 1  # the byline's second line: the author's outlet or role
         elif not head and _title_like(line, title_words):
             start += 1
         else:
             break
+    body = body[start:]
+    if body and not any(is_prose(p) for p in body) and sum(map(_words, body)) < 4 * len(body):
+        return []  # a list of links or labels, not an article
     out: list[str] = []
     seen: set[str] = set()
-    for p in body[start:]:
+    for p in body:
         key = word_key(p)
         if key in seen and _words(p) < _LONG:
             continue

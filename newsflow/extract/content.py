@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 
 import lxml.html
 from lxml import etree
-from lxml.etree import ParserError, _Element
+from lxml.etree import _Element
 
 __all__ = [
     "ContentResult",
@@ -32,6 +33,8 @@ __all__ = [
     "readability_paragraphs",
     "trafilatura_paragraphs",
 ]
+
+LOG = logging.getLogger(__name__)
 
 # Elements that end a paragraph when walking HTML into text.
 BLOCK_TAGS = frozenset(
@@ -43,7 +46,7 @@ SKIP_TAGS = frozenset("script style noscript template svg iframe object button s
 
 _WORD = re.compile(r"\w+")
 _LIST_MARK = re.compile(r"^[-*•]\s+")
-_SENTENCE_END = frozenset(".!?…\"”’»)")
+_SENTENCE_END = frozenset(".!?…\"”’»)。！？」』")
 # Class/id words of page furniture that readability keeps inside the story container.
 _FURNITURE = re.compile(
     r"caption|credit|byline|author|share|social|related|newsletter|promo|subscribe|signup"
@@ -124,7 +127,9 @@ def _covered(paragraph: str, pool: Counter[str]) -> bool:
 
 def _prose(paragraph: str) -> bool:
     """A sentence-like paragraph (what a caption, byline or link list is not)."""
-    return len(paragraph.split()) >= 12 and paragraph.rstrip()[-1:] in _SENTENCE_END
+    from newsflow.extract.clean import is_prose
+
+    return is_prose(paragraph) and paragraph.rstrip()[-1:] in _SENTENCE_END
 
 
 def merge_extractions(first: list[str], second: list[str]) -> tuple[list[str], str]:
@@ -205,7 +210,8 @@ def readability_paragraphs(tree: _Element) -> list[str]:
     try:
         summary = _readability_document(tree).summary(html_partial=True)
         root = lxml.html.fragment_fromstring(summary, create_parent="div")
-    except (ParserError, ValueError, TypeError):
+    except Exception as exc:  # noqa: BLE001 - readability raises its own Unparseable and more
+        LOG.debug("readability failed: %s", exc)
         return []
     for el in list(root.iter("figure", "figcaption", "picture", "aside", "nav", "footer")):
         el.drop_tree()
@@ -222,9 +228,13 @@ def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
     """trafilatura's main text (fast mode, no comments) as paragraphs, list marks dropped."""
     import trafilatura
 
-    text = trafilatura.extract(
-        tree, url=url, fast=True, include_comments=False, include_tables=True
-    )
+    try:
+        text = trafilatura.extract(
+            tree, url=url, fast=True, include_comments=False, include_tables=True
+        )
+    except Exception as exc:  # noqa: BLE001 - hostile markup must not fail the page
+        LOG.debug("trafilatura failed on %s: %s", url, exc)
+        return []
     if not text:
         return []
     out = []

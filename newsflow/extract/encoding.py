@@ -26,6 +26,7 @@ _META_CHARSET = re.compile(
     rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I
 )
 _SNIFF_BYTES = 8192
+_MULTIBYTE = re.compile(r"utf|shift|sjis|euc|gb|big5|hz|iso2022|cp93|cp949|cp950|johab", re.I)
 
 
 def _codec(name: str | None) -> str | None:
@@ -76,9 +77,17 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None) -> 
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data[:200_000]).best()
+        sample = data[:200_000]
+        best = from_bytes(sample).best()
         if best is not None and best.encoding:
-            return data.decode(best.encoding, "replace")
+            guess = _codec(best.encoding) or "cp1252"
+            if not _MULTIBYTE.match(guess):
+                # Single-byte code pages are hard to tell apart; on the web windows-1252 is
+                # by far the most likely, so it wins unless it reads clearly worse.
+                western = from_bytes(sample, cp_isolation=["cp1252"]).best()
+                if western is not None and western.chaos <= best.chaos + 0.02:
+                    guess = "cp1252"
+            return data.decode(guess, "replace")
     except (ImportError, LookupError):
         pass
     if declared:

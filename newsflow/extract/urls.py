@@ -95,4 +95,6 @@ def registered_domain(url: str) -> str:
     parts = _extractor()(host)
     if parts.domain and parts.suffix:
         return f"{parts.domain}.{parts.suffix}"
-    return host
+    # Not under a public suffix (an IP, localhost, a reserved TLD such as .example): the host,
+    # without a leading "www.".
+    return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host

@@ -1,0 +1,153 @@
+"""extract_article end to end: golden pages, hostile pages, legacy encodings, the feed fallback."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from newsflow.extract import MAX_HTML_CHARS, article_from_feed, extract_article
+from schemas.records import FeedEntry, utc
+
+FIXTURES = Path(__file__).parent / "fixtures" / "articles"
+NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", ["aggregator", "publisher"])
+def test_golden_page(name: str) -> None:
+    golden = json.loads((FIXTURES / f"{name}.expected.json").read_text(encoding="utf-8"))
+    html = (FIXTURES / f"{name}.html").read_bytes()
+    article = extract_article(html, golden["input"]["url"],
+                              fetched_at=utc(golden["input"]["fetched_at"]))
+    got = article.to_dict()
+    assert {k: got[k] for k in golden["expected"]} == golden["expected"]
+
+
+def test_seed_like_page_keeps_the_story_and_nothing_else() -> None:
+    html = (FIXTURES / "aggregator.html").read_bytes()
+    article = extract_article(html, "https://quicknewshub.example/news/ferry-vote", fetched_at=NOW)
+    for furniture in ("Share with", "Published", "Related Topics", "Image caption", "Photo:",
+                      "View 152", "Category", "By Elena", "Coastal Herald", "presentational"):
+        assert furniture not in article.body
+    assert article.body.startswith("Residents of Port Alder")
+    assert article.body.count("Harbour town votes") == 0
+    assert "What happens next" in article.body  # a subheading inside the story stays
+    assert article.authors == ["Elena Marsh"]
+    assert article.published_at == datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
+    assert article.published_at_source == "relative"
+    assert article.truncated is True
+
+
+def test_publisher_page_metadata() -> None:
+    html = (FIXTURES / "publisher.html").read_bytes()
+    article = extract_article(html, "https://www.northernledger.example/b/123", fetched_at=NOW)
+    assert article.publisher == "The Northern Ledger"
+    assert article.authors == ["Tomasz Wilk", "Priya Raman"]
+    assert article.modified_at == datetime(2024, 3, 5, 10, 30, tzinfo=UTC)
+    assert "Sign up" not in article.body and "Fares to rise" not in article.body
+    assert "Photograph" not in article.body and "Share on" not in article.body
+    assert article.truncated is False
+
+
+def test_empty_page() -> None:
+    for html in (b"", "   ", "<html></html>", "<html><body></body></html>"):
+        article = extract_article(html, "https://example.org/a", fetched_at=NOW)
+        assert article.body == ""
+        assert article.word_count == 0
+        assert article.url == "https://example.org/a"
+
+
+def test_page_that_is_not_an_article_yields_little_or_nothing() -> None:
+    links = "".join(f"<li><a href='/p/{i}'>Product {i}</a></li>" for i in range(200))
+    html = f"<html><head><title>Shop</title></head><body><nav><ul>{links}</ul></nav></body></html>"
+    article = extract_article(html, "https://shop.example.org/", fetched_at=NOW)
+    assert "Product 1" not in article.body
+    assert article.word_count < 20
+
+
+def test_ten_megabyte_page_is_bounded() -> None:
+    paragraph = "<p>" + "Words of a very long page that never seems to end at all. " * 20 + "</p>"
+    html = ("<html><body><article>" + paragraph * (10_000_000 // len(paragraph) + 1)
+            + "</article></body></html>").encode()
+    assert len(html) > 10_000_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.process_time()
+    article = extract_article(html, "https://example.org/huge", fetched_at=NOW)
+    spent = time.process_time() - started
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert article.body  # still an article, cut to the bound
+    assert len(article.body) <= MAX_HTML_CHARS
+    # Generous bounds that only an unbounded implementation would break.
+    assert spent < 120
+    assert grown_mb < 4096
+
+
+def _legacy_page(text: str) -> str:
+    sentence = f"<p>{text}</p>"
+    return f"<html><head><title>t</title></head><body><article>{sentence * 6}</article></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text", "headers", "meta"),
+    [
+        ("cp1251", "Городской совет утвердил новый бюджет на следующий год после долгих споров.",
+         None, "windows-1251"),
+        ("iso-8859-1", "Le conseil municipal a adopté le budget après un débat très animé hier.",
+         {"Content-Type": "text/html; charset=ISO-8859-1"}, None),
+        ("shift_jis", "市議会は長い議論の末に来年度の予算案を可決しました。", None, "shift_jis"),
+        ("cp1252", "Der Stadtrat hat nach langer Diskussion den Haushalt für das Jahr beschlossen.",
+         None, None),
+    ],
+)
+def test_legacy_encodings(encoding: str, text: str, headers: dict[str, str] | None,
+                          meta: str | None) -> None:
+    page = _legacy_page(text)
+    if meta:
+        page = page.replace("<head>", f'<head><meta charset="{meta}">')
+    article = extract_article(page.encode(encoding), "https://example.org/a", fetched_at=NOW,
+                              headers=headers)
+    assert text in article.body
+
+
+def test_byte_order_mark_wins() -> None:
+    page = _legacy_page("Ein Satz mit Umlauten: Grüße aus Köln, schöne Straßen überall.")
+    data = b"\xef\xbb\xbf" + page.encode("utf-8")
+    article = extract_article(data, "https://example.org/a", fetched_at=NOW,
+                              headers={"Content-Type": "text/html; charset=iso-8859-1"})
+    assert "Grüße aus Köln" in article.body
+
+
+def test_feed_fallback_article() -> None:
+    entry = FeedEntry(
+        feed_url="https://example.org/feed.xml",
+        url="https://example.org/story?utm_source=rss",
+        guid="g1",
+        title="Council approves budget",
+        content="<p>The council approved the budget on Monday after a long debate.</p>"
+                "<p>Share this:</p><p>The vote was close, with nine members in favour.</p>",
+        authors=["By Ann Lee"],
+        published_at=datetime(2024, 3, 4, 8, 0, tzinfo=UTC),
+        feed_title="Example Daily",
+    )
+    article = article_from_feed(entry, fetched_at=NOW)
+    assert article.body_source == "feed"
+    assert article.body == ("The council approved the budget on Monday after a long debate.\n\n"
+                            "The vote was close, with nine members in favour.")
+    assert article.url == "https://example.org/story"
+    assert article.authors == ["Ann Lee"]
+    assert article.published_at_source == "feed"
+    assert article.publisher == "Example Daily"
+
+
+def test_feed_entry_date_used_when_page_has_none() -> None:
+    entry = FeedEntry(feed_url="f", url="https://example.org/x", guid="g",
+                      published_at=datetime(2024, 3, 1, 6, 0, tzinfo=UTC))
+    page = _legacy_page("A plain page with a story but no date anywhere in its markup at all.")
+    article = extract_article(page, "https://example.org/x", fetched_at=NOW, entry=entry)
+    assert article.published_at == datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
+    assert article.published_at_source == "feed"
+    assert article.guid == "g" and article.feed_url == "f"
