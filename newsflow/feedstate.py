@@ -33,6 +33,7 @@ __all__ = [
     "FeedStateStore",
     "PollPolicy",
     "after_fetch",
+    "after_parse",
     "after_parse_failure",
     "entry_key",
     "is_due",
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 STATE_INDEX_SUFFIX = "_feeds"
 _FETCH_FIELDS = ("feed_url", "etag", "last_modified", "last_fetched_at", "last_success_at",
                  "last_status", "consecutive_failures", "last_error", "next_poll_at")
+PARSE_FIELDS = ("seen_ids", "consecutive_failures", "last_error", "next_poll_at")
+PARSE_FAILURE_FIELDS = ("consecutive_failures", "last_error", "next_poll_at", "etag",
+                        "last_modified")
 _TIME_FIELDS = ("last_fetched_at", "last_success_at", "next_poll_at")
 
 MAPPING: dict[str, Any] = {
@@ -157,19 +161,33 @@ def after_fetch(
     state: FeedState, outcome: FetchResult | FetchError, now: datetime,
     policy: PollPolicy | None = None,
 ) -> FeedState:
-    """The state after a fetch: validators kept on 200/304, failures counted and backed off."""
+    """The state after a fetch: validators kept on 200/304, failures counted and backed off.
+
+    A 304 is a success (the body is the one parsed last time). A 200 clears the back-off but
+    leaves the failure count to the parse step (:func:`after_parse`), because a body that is
+    not a feed is a failure too.
+    """
     policy = policy or PollPolicy()
     if isinstance(outcome, FetchResult):
         etag, last_modified = state.etag, state.last_modified
         if outcome.status != 304 or outcome.etag or outcome.last_modified:
             etag, last_modified = outcome.etag, outcome.last_modified
-        return replace(state, etag=etag, last_modified=last_modified, last_fetched_at=now,
-                       last_success_at=now, last_status=outcome.status,
-                       consecutive_failures=0, last_error=None, next_poll_at=None)
+        fetched = replace(state, etag=etag, last_modified=last_modified, last_fetched_at=now,
+                          last_success_at=now, last_status=outcome.status, next_poll_at=None)
+        if outcome.status == 304:
+            fetched = replace(fetched, consecutive_failures=0, last_error=None)
+        return fetched
     failures = state.consecutive_failures + 1
     return replace(state, last_fetched_at=now, last_status=outcome.status,
                    consecutive_failures=failures, last_error=str(outcome)[:500],
                    next_poll_at=policy.next_poll(failures, now))
+
+
+def after_parse(state: FeedState, guids: Iterable[str],
+                policy: PollPolicy | None = None) -> FeedState:
+    """A feed parsed: failures cleared, this run's entries remembered as seen."""
+    return replace(state, consecutive_failures=0, last_error=None, next_poll_at=None,
+                   seen_ids=remember_entries(state, guids, policy))
 
 
 def after_parse_failure(state: FeedState, message: str, now: datetime,
@@ -266,5 +284,9 @@ class FeedStateStore:
                       if item["update"].get("error")]
             raise RuntimeError(f"feed state update failed for {len(failed)} feeds: {failed[:3]}")
 
-    def update_seen(self, states: Iterable[FeedState], refresh: bool = False) -> None:
-        self.update(states, fields=("seen_ids",), refresh=refresh)
+    def update_parsed(self, parsed: Iterable[FeedState], failed: Iterable[FeedState] = (),
+                      refresh: bool = False) -> None:
+        """Write what the parse step decides: seen ids and failure counts; for bodies that were
+        not feeds, the cleared validators too."""
+        self.update(parsed, fields=PARSE_FIELDS, refresh=refresh)
+        self.update(failed, fields=PARSE_FAILURE_FIELDS, refresh=refresh)

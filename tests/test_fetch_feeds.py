@@ -3,6 +3,7 @@ Elasticsearch node for feed state across runs)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow.es import EsConfig
-from newsflow.feedstate import FeedStateStore, PollPolicy
+from newsflow.feedstate import FeedStateStore, PollPolicy, state_index
 from newsflow.http import FetchConfig
 from tests.loopback import LoopbackServer, Response
 from transforms.fetch import FetchFeeds
@@ -25,6 +26,17 @@ CONFIG = FetchConfig(connect_timeout=2, read_timeout=1, retries=1, backoff_base=
                      max_workers=8, max_bytes=200_000)
 COUNTERS = ("feeds_fetched", "feeds_not_modified", "feeds_failed", "entries_parsed",
             "entries_bozo", "entries_skipped_seen")
+
+
+@pytest.fixture
+def state(es_config: EsConfig) -> Iterator[EsConfig]:
+    """``es_config`` whose feed-state index (``<alias>_feeds``) is deleted afterwards."""
+    yield es_config
+    client = es_config.client()
+    try:
+        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
+    finally:
+        client.close()
 
 
 def counters(pipeline: Any) -> dict[str, int]:
@@ -119,7 +131,7 @@ def test_constructor_rejects_bad_arguments() -> None:
 
 
 def test_rerun_sends_conditional_headers_and_skips_seen_entries(
-    loopback: LoopbackServer, es_config: EsConfig,
+    loopback: LoopbackServer, state: EsConfig,
 ) -> None:
     v1 = rss([("One", "https://s.example/1"), ("Two", "https://s.example/2")])
     v2 = rss([("Three", "https://s.example/3"), ("One", "https://s.example/1"),
@@ -131,64 +143,63 @@ def test_rerun_sends_conditional_headers_and_skips_seen_entries(
     ])
     url = loopback.url("/feed.xml")
 
-    first = run([url], es_config, expect_responses=[(url, 200)],
+    first = run([url], state, expect_responses=[(url, 200)],
                 expect_entries=[(url, "https://s.example/1"), (url, "https://s.example/2")])
     assert (first["feeds_fetched"], first["entries_parsed"]) == (1, 2)
 
-    second = run([url], es_config, expect_responses=[(url, 200)],
+    second = run([url], state, expect_responses=[(url, 200)],
                  expect_entries=[(url, "https://s.example/3")])
     assert loopback.requests_for("/feed.xml")[1].headers.get("if-none-match") == '"v1"'
     assert (second["entries_parsed"], second["entries_skipped_seen"]) == (3, 2)
 
-    third = run([url], es_config, expect_responses=[(url, 304)])
+    third = run([url], state, expect_responses=[(url, 304)])
     sent = loopback.requests_for("/feed.xml")[2].headers
     assert (sent.get("if-none-match"), sent.get("if-modified-since")) == ('"v2"', stamp)
     assert (third["feeds_not_modified"], third["feeds_fetched"], third["entries_parsed"]) == (
         1, 0, 0)
 
-    store = FeedStateStore.from_config(es_config)
+    store = FeedStateStore.from_config(state)
     try:
-        state = store.get_many([url])[url]
+        saved = store.get_many([url])[url]
     finally:
         store.close()
-    assert (state.etag, state.last_modified, state.consecutive_failures) == ('"v2"', stamp, 0)
-    assert state.last_success_at is not None and state.last_status == 304
-    assert len(state.seen_ids) == 3
+    assert (saved.etag, saved.last_modified, saved.consecutive_failures) == ('"v2"', stamp, 0)
+    assert saved.last_success_at is not None and saved.last_status == 304
+    assert len(saved.seen_ids) == 3
 
 
-def test_failing_feed_is_polled_less_often(loopback: LoopbackServer,
-                                           es_config: EsConfig) -> None:
+def test_failing_feed_is_polled_less_often(loopback: LoopbackServer, state: EsConfig) -> None:
     url = loopback.url("/gone.xml")
     policy = PollPolicy(failures_before_backoff=1)
     dead = [("fetch", url, "http_status")]
-    counts = run([url], es_config, policy=policy, expect_dead=dead)
+    counts = run([url], state, policy=policy, expect_dead=dead)
     assert counts["feeds_failed"] == 1
-    run([url], es_config, policy=policy)  # in back-off: not fetched, nothing out
+    run([url], state, policy=policy)  # in back-off: not fetched, nothing out
     assert loopback.hits("/gone.xml") == 1
-    store = FeedStateStore.from_config(es_config)
+    store = FeedStateStore.from_config(state)
     try:
-        state = store.get_many([url])[url]
+        saved = store.get_many([url])[url]
     finally:
         store.close()
-    assert state.consecutive_failures == 1
-    assert state.next_poll_at is not None and state.last_error
-    assert state.last_status == 404
+    assert saved.consecutive_failures == 1
+    assert saved.next_poll_at is not None and saved.last_error
+    assert saved.last_status == 404
 
 
 def test_not_a_feed_resets_validators_and_counts_a_failure(loopback: LoopbackServer,
-                                                           es_config: EsConfig) -> None:
+                                                           state: EsConfig) -> None:
     loopback.file("/page", FIXTURES / "not-a-feed.html", content_type="text/html",
                   etag='"p"')
     url = loopback.url("/page")
-    run([url], es_config, expect_responses=[(url, 200)],
+    run([url], state, expect_responses=[(url, 200)],
         expect_dead=[("parse", url, "not_a_feed")])
-    run([url], es_config, expect_responses=[(url, 200)],
+    run([url], state, expect_responses=[(url, 200)],
         expect_dead=[("parse", url, "not_a_feed")])
     assert "if-none-match" not in loopback.requests_for("/page")[1].headers
-    store = FeedStateStore.from_config(es_config)
+    store = FeedStateStore.from_config(state)
     try:
-        state = store.get_many([url])[url]
+        saved = store.get_many([url])[url]
     finally:
         store.close()
-    assert state.consecutive_failures == 1  # the fetch succeeded; the parse failed
-    assert state.etag is None
+    assert saved.consecutive_failures == 2  # each fetch succeeded; each parse failed
+    assert saved.etag is None and saved.next_poll_at is not None

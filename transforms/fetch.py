@@ -122,17 +122,18 @@ class _FetchFeedsFn(beam.DoFn):
             requests.append(FetchRequest(url, state.etag if state else None,
                                          state.last_modified if state else None))
         updated: list[FeedState] = []
+        outputs: list[Any] = []
         for request, outcome in self._fetcher.fetch_many(requests):
             assert isinstance(request, FetchRequest)
             if isinstance(outcome, FetchError):
                 self._failed.inc()
-                yield beam.pvalue.TaggedOutput("dead_letter", _failure(outcome, now))
+                outputs.append(beam.pvalue.TaggedOutput("dead_letter", _failure(outcome, now)))
             else:
                 if outcome.not_modified:
                     self._not_modified.inc()
                 else:
                     self._fetched.inc()
-                yield _response(request.url, outcome)
+                outputs.append(_response(request.url, outcome))
             if states:
                 previous = states.get(request.url) or FeedState(feed_url=request.url)
                 updated.append(after_fetch(previous, outcome, now, self._policy))
@@ -141,8 +142,10 @@ class _FetchFeedsFn(beam.DoFn):
                 self._store.update(updated)
             except Exception as exc:
                 log.warning("cannot write feed state to %s: %s", self._store.index, exc)
-                yield beam.pvalue.TaggedOutput(
-                    "dead_letter", _state_failure([s.feed_url for s in updated], exc, now))
+                outputs.append(beam.pvalue.TaggedOutput(
+                    "dead_letter", _state_failure([s.feed_url for s in updated], exc, now)))
+        # Only now, with the state written, may the parse step (which reads it) see these.
+        yield from outputs
 
 
 def _response(url: str, result: FetchResult) -> FeedResponse:

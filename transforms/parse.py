@@ -23,8 +23,8 @@ from newsflow.feedstate import (
     FeedState,
     FeedStateStore,
     PollPolicy,
+    after_parse,
     after_parse_failure,
-    remember_entries,
     split_seen,
 )
 from schemas.records import Failure, FeedResponse
@@ -109,8 +109,8 @@ class _ParseFeedsFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(
                     "dead_letter", _failure(responses[0].feed_url, "feed_state",
                                             f"feed state unavailable: {exc}", now, True))
-        seen_updates: list[FeedState] = []
-        failed_updates: list[FeedState] = []
+        parsed: list[FeedState] = []
+        failed: list[FeedState] = []
         for response in responses:
             state = states.get(response.feed_url)
             try:
@@ -123,7 +123,7 @@ class _ParseFeedsFn(beam.DoFn):
                     "dead_letter", _failure(response.feed_url, exc.kind, exc.message, now,
                                             False, response))
                 if state is not None:
-                    failed_updates.append(after_parse_failure(state, str(exc), now,
+                    failed.append(after_parse_failure(state, str(exc), now,
                                                               self._policy))
                 continue
             self._parsed.inc(len(feed.entries))
@@ -136,14 +136,10 @@ class _ParseFeedsFn(beam.DoFn):
                 if is_new:
                     yield entry
             if state is not None:
-                state.seen_ids = remember_entries(state, guids, self._policy)
-                seen_updates.append(state)
-        if self._store is not None and (seen_updates or failed_updates):
+                parsed.append(after_parse(state, guids, self._policy))
+        if self._store is not None and (parsed or failed):
             try:
-                self._store.update_seen(seen_updates)
-                self._store.update(failed_updates, fields=(
-                    "etag", "last_modified", "consecutive_failures", "last_error",
-                    "next_poll_at"))
+                self._store.update_parsed(parsed, failed)
             except Exception as exc:
                 log.warning("cannot write feed state to %s: %s", self._store.index, exc)
                 yield beam.pvalue.TaggedOutput(
