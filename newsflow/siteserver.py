@@ -80,6 +80,7 @@ class SiteServer:
     ``port=0`` picks a free port; ``url`` is known once started. ``slow_seconds`` is how long
     ``/slow/*`` stalls before answering. ``log_path`` also appends every request to a file as
     ``METHOD PATH STATUS cond|-`` (the format of ``../shared/tools/serve_site.py``).
+    Files are cached in memory up to ``cache_bytes``.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class SiteServer:
         port: int = 0,
         slow_seconds: float = 30.0,
         log_path: str | Path | None = None,
+        cache_bytes: int = 64 * 2**20,
     ) -> None:
         self.root = Path(root).resolve()
         if not self.root.is_dir():
@@ -100,8 +102,11 @@ class SiteServer:
         self.log_path = Path(log_path) if log_path else None
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
+        # Served files are kept in memory up to cache_bytes (then read again on each request),
+        # so a large benchmark web does not inflate the memory of a process that serves it.
         self._cache: dict[Path, _Resource] = {}
         self._gzipped: dict[str, bytes] = {}  # etag -> gzip body
+        self._cache_room = cache_bytes
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -224,8 +229,10 @@ class SiteServer:
             return None
         key = (st.st_size, int(st.st_mtime))
         cached = self._cache.get(target)
-        if cached is not None and cached.size_and_mtime == key:
-            return cached
+        if cached is not None:
+            if cached.size_and_mtime == key:
+                return cached
+            self._forget(target)
         body = target.read_bytes().replace(b"{BASE}", self.url.encode())
         mtime = int(st.st_mtime)
         res = _Resource(
@@ -236,14 +243,27 @@ class SiteServer:
             content_type=_CONTENT_TYPES.get(target.suffix, "application/octet-stream"),
             size_and_mtime=key,
         )
-        self._cache[target] = res
+        with self._lock:
+            if self._cache_room >= len(body):
+                self._cache_room -= len(body)
+                self._cache[target] = res
         return res
+
+    def _forget(self, target: Path) -> None:
+        with self._lock:
+            old = self._cache.pop(target, None)
+            if old is not None:
+                self._cache_room += len(old.body)
+                self._cache_room += len(self._gzipped.pop(old.etag, b""))
 
     def gzipped(self, res: _Resource) -> bytes:
         body = self._gzipped.get(res.etag)
         if body is None:
             body = gzip.compress(res.body, compresslevel=6, mtime=0)
-            self._gzipped[res.etag] = body
+            with self._lock:
+                if self._cache_room >= len(body) and res.etag not in self._gzipped:
+                    self._cache_room -= len(body)
+                    self._gzipped[res.etag] = body
         return body
 
 

@@ -87,6 +87,16 @@ def test_last_modified_gives_304_until_the_file_changes(server: SiteServer, site
     assert request(server, "/pages/a.html", {"If-Modified-Since": lm})[0] == 200
 
 
+def test_without_a_cache_files_are_read_on_every_request(site: Path) -> None:
+    with SiteServer(site, cache_bytes=0) as srv:
+        first = request(srv, "/pages/a.html", {"Accept-Encoding": "gzip"})
+        second = request(srv, "/pages/a.html", {"Accept-Encoding": "gzip"})
+        assert first[0] == second[0] == 200 and first[2] == second[2]
+        assert request(srv, "/pages/a.html", {"If-None-Match": first[1]["etag"]})[0] == 304
+        (site / "pages" / "a.html").write_bytes(b"<html>new</html>")
+        assert request(srv, "/pages/a.html")[2] == b"<html>new</html>"
+
+
 def test_gzip_only_when_asked(server: SiteServer) -> None:
     _, plain_headers, plain = request(server, "/pages/a.html")
     assert "content-encoding" not in plain_headers
