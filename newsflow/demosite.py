@@ -472,7 +472,7 @@ def _plan(
         # The two independent reports of one event must come from two outlets.
         taken = {a.outlet.domain for a in articles
                  if a.story.key in SAME_EVENT} if story.key in SAME_EVENT else set()
-        candidates = preferred or [o for o in publishers if o.domain not in taken] or publishers
+        candidates = [o for o in preferred or publishers if o.domain not in taken] or publishers
         when = BASE_TIME - timedelta(minutes=rng.randint(90, 14 * 24 * 60))
         add(PlannedArticle("", f"s{n + 1:04d}", story, least_filled(candidates), "original",
                            when))
@@ -489,12 +489,15 @@ def _plan(
         else:  # wire stories are the ones most often copied, as on the real web
             sources = wire_originals if wire_originals and rng.random() < 0.5 else originals
         source = _uncarried(sources, host, by_story, rng)
+        if source is None and host.role != "newspaper":
+            source = _uncarried(originals, host, by_story, rng)
         if source is None:
             hosts.remove(host)
             continue
-        delay = timedelta(minutes=rng.randint(15, 6 * 60))
+        when = source.published_at + timedelta(minutes=rng.randint(15, 6 * 60))
+        when = min(when, BASE_TIME - timedelta(minutes=1))  # nothing after the site's "now"
         add(PlannedArticle("", source.story_id, source.story, host, _COPY_KINDS[host.role],
-                           source.published_at + delay, source=source.outlet))
+                           when, source=source.outlet))
         copies -= 1
 
     for n, article in enumerate(articles):
@@ -893,7 +896,8 @@ def build_site(
 
     With ``broken_feed`` one of the ``feeds`` lines is ``{BASE}/error/...`` (answers 500);
     ``slow_feed`` adds a ``{BASE}/slow/...`` line (the server stalls on it) beyond ``feeds``.
-    The hand-written stories are used first, synthetic ones after them.
+    The hand-written stories are used first, synthetic ones after them. An outlet carries a
+    story at most once, so a site with very few outlets may hold fewer copies than asked for.
     """
     if feeds < 2 or articles < 1 or not 0 <= copy_rate < 1:
         raise ValueError(f"need feeds >= 2, articles >= 1, 0 <= copy_rate < 1; got "

@@ -246,6 +246,30 @@ def test_synthetic_web_is_large_balanced_and_has_copies(tmp_path: Path) -> None:
     assert (tmp_path / "feeds.txt").read_text().count("{BASE}/feeds/") == 30
 
 
+@pytest.mark.parametrize(("feeds", "articles", "copy_rate", "seed"), [
+    (2, 10, 0.0, 1), (4, 20, 0.5, 2), (10, 100, 0.3, 3), (25, 300, 0.6, 4), (12, 150, 0.9, 5),
+])
+def test_invariants_hold_for_other_sizes_and_seeds(
+    tmp_path: Path, feeds: int, articles: int, copy_rate: float, seed: int,
+) -> None:
+    manifest = build_site(tmp_path, feeds=feeds, articles=articles, copy_rate=copy_rate,
+                          seed=seed)
+    arts = manifest.articles
+    assert len(manifest.feeds) == feeds
+    assert len(arts) <= articles  # a tiny web may run out of places to put copies
+    assert len(arts) == articles or copy_rate > 0.5
+    for ids in manifest.stories.values():
+        assert sum(arts[i]["original"] for i in ids) == 1
+        assert len({arts[i]["outlet"] for i in ids}) == len(ids)  # one copy per outlet
+    listed = sorted(i for f in manifest.feeds for i in f["articles"])
+    assert listed == sorted(arts)
+    assert all(a["published_at"] < "2024-06-14T18:00:00Z" for a in arts.values())
+    for a in arts.values():
+        if not a["original"]:
+            original = next(arts[i] for i in manifest.stories[a["story"]] if arts[i]["original"])
+            assert a["published_at"] >= original["published_at"]
+
+
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="copy_rate"):
         build_site(tmp_path, copy_rate=1.5)
