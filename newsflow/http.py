@@ -602,8 +602,11 @@ class Fetcher:
                 if not (isinstance(rules, FetchError) and rules.kind != ROBOTS_DISALLOWED):
                     self._robots[host] = rules  # network failures are not cached
         if isinstance(rules, FetchError):
-            raise _Attempt(FetchError(rules.kind, f"robots.txt: {rules.message}", url,
-                                      status=rules.status, transient=rules.transient))
+            message = rules.message  # a network failure: the same for the URL itself
+            if rules.kind == ROBOTS_DISALLOWED:
+                message = f"robots.txt: {message}"
+            raise _Attempt(FetchError(rules.kind, message, url, status=rules.status,
+                                      transient=rules.transient))
         if rules is not None and not rules.can_fetch(self.config.user_agent, url):
             raise FetchError(ROBOTS_DISALLOWED, "robots.txt disallows this URL", url)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import orjson
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -203,3 +204,40 @@ def test_not_a_feed_resets_validators_and_counts_a_failure(loopback: LoopbackSer
         store.close()
     assert saved.consecutive_failures == 2  # each fetch succeeded; each parse failed
     assert saved.etag is None and saved.next_poll_at is not None
+
+
+def test_feeds_show_prints_entries_and_errors(loopback: LoopbackServer,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from newsflow.cli import main
+
+    loopback.file("/rss2.xml", FIXTURES / "rss2.xml")
+    loopback.file("/home.html", FIXTURES / "not-a-feed.html", content_type="text/html")
+    status = main(["feeds", "show", loopback.url("/rss2.xml"), loopback.url("/home.html"),
+                   loopback.url("/missing")])
+    out, err = capsys.readouterr()
+    lines = [orjson.loads(line) for line in out.splitlines()]
+    assert status == 0
+    assert [line["title"] for line in lines] == [
+        "Council approves new bridge", "Storm warning for the coast", "Undated notice",
+        "Only a permalink guid"]
+    assert lines[0] == {
+        "feed": loopback.url("/rss2.xml"),
+        "url": "https://news.example.com/2024/03/bridge?utm_source=rss",
+        "title": "Council approves new bridge", "published_at": "2024-03-05T11:30:00Z",
+        "summary": "The council voted 7–2 for the bridge.\nWork starts in May.",
+        "authors": ["Jane Reporter"], "guid": "news-1001",
+    }
+    assert lines[2]["published_at"] is None
+    errors = err.strip().splitlines()
+    assert len(errors) == 2
+    assert any("/home.html: an HTML page, not a feed" in e for e in errors)
+    assert any("/missing: the server answered HTTP 404" in e for e in errors)
+
+
+def test_feeds_show_fails_when_no_feed_was_read(loopback: LoopbackServer,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from newsflow.cli import main
+
+    assert main(["feeds", "show", loopback.url("/missing")]) == 1
+    assert main(["feeds", "show", "not-a-url"]) == 2
+    assert "not an absolute" in capsys.readouterr().err
