@@ -88,7 +88,8 @@ def test_ten_megabyte_page_is_bounded() -> None:
 
 def _legacy_page(text: str) -> str:
     sentence = f"<p>{text}</p>"
-    return f"<html><head><title>t</title></head><body><article>{sentence * 6}</article></body></html>"
+    body = f"<article>{sentence * 6}</article>"
+    return f"<html><head><title>t</title></head><body>{body}</body></html>"
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ _LABEL = re.compile(
 )
 # Date lines: "Published1 hour ago", "Updated 5:27 am CST, ...", "3 hrs ago", "Yesterday".
 _DATE_LINE = re.compile(
-    r"^\W*(?:(?:published|posted|updated|last updated|modified|first published|on)\b|"
+    r"^\W*(?:(?:published|posted|updated|last updated|modified|first published|on)(?![a-z])|"
     r"\d+\s*(?:s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|"
     r"months?|y|yrs?|years?)\s+ago\b|yesterday\b|today\b|just now\b)",
     re.I,
@@ -187,7 +187,7 @@ def is_truncated(paragraphs: list[str]) -> bool:
     last = paragraphs[-1].rstrip()
     if _TRUNCATION_MARK.search(last):
         return True
-    return _words(last) >= 12 and last[-1:] not in _SENTENCE_END and not last[-1:].isdigit()
+    return _words(last) >= 8 and last[-1:] not in _SENTENCE_END and not last[-1:].isdigit()
 
 
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•»:]|-{1,2}|::)\s+")
@@ -196,10 +196,13 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·•»:]|-{1,2}|::)\s+")
 def strip_title_suffix(title: str, *, publisher: str = "", domain: str = "") -> str:
     """The headline without " | Site name" (or "Site name - ") around it."""
     title = " ".join(title.split())
+    names = {word_key(x) for x in (publisher, domain, domain.split(".")[0]) if x}
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
+        prefix, _, rest = title.partition(": ")  # "Site name: Headline"
+        if rest.strip() and word_key(prefix) and word_key(prefix) in names:
+            return rest.strip()
         return title
-    names = {word_key(x) for x in (publisher, domain, domain.split(".")[0]) if x}
 
     def is_site(part: str) -> bool:
         key = word_key(part)

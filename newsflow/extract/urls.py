@@ -81,7 +81,10 @@ def canonical_url(final_url: str, declared: list[str] | tuple[str, ...] = ()) ->
 @functools.lru_cache(maxsize=1)
 def _extractor() -> tldextract.TLDExtract:
     # suffix_list_urls=() : use the snapshot shipped with tldextract, never the network.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    # Private suffixes too: foo.blogspot.com and bar.blogspot.com are different publishers.
+    return tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+    )
 
 
 def registered_domain(url: str) -> str:
