@@ -28,7 +28,8 @@ STORY = [
         "More on this story", "Category: News View 152", "1,204 views", "Comments (3)",
         "  • Published1 hour ago", "Updated 5:27 am CST, Wednesday, November 20, 2019",
         "3 hrs ago", "Yesterday", "Image caption,The river at its highest point on Sunday",
-        "Photo: Jane Doe/Example Agency", "Caption: the quay at dusk", "2px presentational grey line",
+        "Photo: Jane Doe/Example Agency", "Caption: the quay at dusk",
+        "2px presentational grey line",
         "Sign up for our daily newsletter", "Tags: floods, weather",
     ],
 )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import lxml.html
 import pytest
 
-from newsflow.extract.dates import find_dates, parse_date, parse_relative
+from newsflow.extract.dates import DateInfo, find_dates, parse_date, parse_relative
 from newsflow.extract.metadata import read_meta
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -21,8 +21,9 @@ RELATIVE = "<p>Published 3 hrs ago</p>"
 
 
 def _dates(head: str = "", body: str = "", url: str = "https://example.org/a",
-           feed: datetime | None = None, lines: list[str] | None = None):  # type: ignore[no-untyped-def]
-    tree = lxml.html.document_fromstring(f"<html><head>{head}</head><body>{body}<p>x</p></body></html>")
+           feed: datetime | None = None, lines: list[str] | None = None) -> DateInfo:
+    html = f"<html><head>{head}</head><body>{body}<p>x</p></body></html>"
+    tree = lxml.html.document_fromstring(html)
     return find_dates(read_meta(tree), tree, url, fetched_at=NOW, feed_published=feed,
                       lines=lines)
 
