@@ -16,8 +16,16 @@ Beam 2.77's defaults do not fit this project, so the choice is made here, delibe
   downloads are not), cache the binary, and hand it to Beam with ``--prism_location``. Beam takes
   a local binary there as is (a zip would be unpacked); it checks no version, so the cache path
   carries the version instead.
-* **Flink** runs through Beam's portable Flink job server (``FlinkRunner``); see
-  :func:`flink_runner_args`.
+* **Flink** runs through Beam's portable Flink job server (``FlinkRunner``), started by Beam
+  with ``--flink_job_server_jar`` and ``--flink_master=[local]`` for an embedded Flink, or pointed
+  at a real cluster's REST endpoint. The SDK workers run in this process (``LOOPBACK``) for the
+  embedded cluster, in a Beam worker-pool sidecar (``EXTERNAL``) on a real one; neither needs
+  Docker. The official job server jar (``beam-runners-flink-<flink>-job-server``) is fetched with
+  ``mvn`` when the registry has it; the registry this project is developed against has none of
+  them (and no Beam Java artifacts past 2.62.0 for any Flink runner), so we fall back to
+  assembling the same job server from its parts: ``beam-runners-flink-1.19:2.62.0`` (which holds
+  ``FlinkJobServerDriver``) and its dependencies, behind a manifest-only jar whose ``Class-Path``
+  lists them. The portable job API lets a Python 2.77 SDK submit to that 2.62 job server.
 
 Each ``*_args`` helper returns plain pipeline flags, so the same strings work on the command
 line, in tests (``TestPipeline(argv=...)``) and in deploy files.
@@ -33,6 +41,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version as _dist_version
@@ -44,13 +53,32 @@ __all__ = [
     "PRISM_PACKAGE",
     "RunnerSetupError",
     "beam_version",
+    "ensure_flink_job_server",
     "ensure_prism",
+    "find_flink_java",
+    "flink_runner_args",
     "local_runner_args",
     "prism_runner_args",
     "quiet_runner_logs",
 ]
 
 PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
+# The Flink minor the job server embeds, and the Beam Java release of the assembled fallback.
+FLINK_VERSION = "1.19"
+FLINK_FALLBACK_BEAM_JAVA = "2.62.0"
+FLINK_JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
+# Flink 1.19 on Java 17 needs these opened, as Flink's own launch scripts do.
+_FLINK_JVM_FLAGS = [
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.net=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.time=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -164,19 +192,205 @@ def local_runner_args(streaming: bool) -> list[str]:
     return ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
-def _not_apitools_warning(record: logging.LogRecord) -> bool:
-    return not str(record.msg).startswith("apitools not found")
+_ROUTINE_ROOT_WARNINGS = (
+    "apitools not found",  # import apache_beam without its GCP extras: only BigQuery needs it
+    "Waiting for grpc channel to be ready",  # a job server JVM taking more than a second to start
+)
+
+
+def _not_routine_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_ROUTINE_ROOT_WARNINGS)
 
 
 def quiet_runner_logs() -> None:
     """Silence the warnings Beam logs on every run that tell a user nothing actionable.
 
     Beam's ``subprocess_server`` logs every start and stop of the Prism binary or the Flink job
-    server at WARNING ("Really starting service at ..."), and ``import apache_beam`` warns through
-    the root logger that ``apitools`` is missing (it is only needed for BigQuery, which newsflow
-    does not use). Call once from an entry point, before importing Beam; errors stay visible.
+    server at WARNING ("Really starting service at ..."), and through the root logger that it is
+    still waiting for the job server's port; ``import apache_beam`` warns that ``apitools`` is
+    missing (only BigQuery needs it; newsflow does not use BigQuery). Call once from an entry
+    point, before importing Beam. Errors, including a job server that fails to start, stay visible.
     """
     logging.getLogger("apache_beam.utils.subprocess_server").setLevel(logging.ERROR)
     root = logging.getLogger()
-    if _not_apitools_warning not in root.filters:
-        root.addFilter(_not_apitools_warning)
+    if _not_routine_warning not in root.filters:
+        root.addFilter(_not_routine_warning)
+
+
+def find_flink_java() -> Path:
+    """A ``java`` that Flink 1.19 runs on: $FLINK_JAVA_HOME, else JDK 17 or 11 in /usr/lib/jvm.
+
+    Newer JDKs are not used: Flink 1.19 supports Java 11 and 17 only.
+    """
+    homes: list[Path] = []
+    if env := os.environ.get("FLINK_JAVA_HOME"):
+        homes.append(Path(env))
+    jvm = Path("/usr/lib/jvm")
+    for major in (17, 11):
+        if jvm.is_dir():
+            homes += sorted(jvm.glob(f"*-{major}-*")) + sorted(jvm.glob(f"*{major}*"))
+    for home in homes:
+        if os.access(home / "bin" / "java", os.X_OK):
+            return home / "bin" / "java"
+    raise RunnerSetupError(
+        "Flink 1.19 needs a Java 11 or 17 runtime: install one (Debian: openjdk-17-jre-headless) "
+        "or set FLINK_JAVA_HOME"
+    )
+
+
+def _mvn() -> str:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise RunnerSetupError(
+            "Maven (`mvn`) is needed once to fetch the Flink job server; install it "
+            "(Debian: maven) or pass --flink_job_server_jar"
+        )
+    return mvn
+
+
+def _fetch_official_job_server(flink_version: str, version: str, target: Path) -> bool:
+    """Copy ``beam-runners-flink-<flink>-job-server:<version>`` to ``target``; False if absent."""
+    artifact = f"org.apache.beam:beam-runners-flink-{flink_version}-job-server:{version}:jar"
+    with tempfile.TemporaryDirectory(dir=target.parent) as out:
+        process = subprocess.run(
+            [
+                _mvn(),
+                "-q",
+                "-B",
+                "dependency:copy",
+                f"-Dartifact={artifact}",
+                f"-DoutputDirectory={out}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        jars = list(Path(out).glob("*.jar"))
+        if process.returncode != 0 or not jars:
+            errors = [line for line in process.stdout.splitlines() if "ERROR" in line]
+            _log.info("no official Flink job server %s: %s", artifact, errors[:1])
+            return False
+        os.replace(jars[0], target)
+    return True
+
+
+_ASSEMBLY_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>newsflow</groupId>
+  <artifactId>flink-job-server</artifactId>
+  <version>0</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.beam</groupId>
+      <artifactId>beam-runners-flink-{flink}</artifactId>
+      <version>{beam}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+def _manifest(main_class: str, class_path: list[str]) -> bytes:
+    """A jar manifest; long values are wrapped at 72 bytes with a leading space, as jars require."""
+    lines = []
+    for name, value in (
+        ("Manifest-Version", "1.0"),
+        ("Main-Class", main_class),
+        ("Class-Path", " ".join(class_path)),
+    ):
+        line = f"{name}: {value}".encode()
+        lines.append(line[:72])
+        lines += [b" " + line[i : i + 71] for i in range(72, len(line), 71)]
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def _assemble_job_server(flink_version: str, beam_java: str, target: Path) -> None:
+    """Resolve the Flink runner and its dependencies into ``lib/`` beside a manifest-only jar."""
+    work = target.parent
+    (work / "pom.xml").write_text(_ASSEMBLY_POM.format(flink=flink_version, beam=beam_java))
+    lib = work / "lib"
+    process = subprocess.run(
+        [
+            _mvn(),
+            "-q",
+            "-B",
+            "-f",
+            str(work / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={lib}",
+            "-DincludeScope=runtime",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise RunnerSetupError(
+            f"could not fetch beam-runners-flink-{flink_version}:{beam_java} and its "
+            f"dependencies with mvn (exit {process.returncode}):\n{process.stdout[-4000:]}"
+        )
+    class_path = sorted(f"lib/{jar.name}" for jar in lib.glob("*.jar"))
+    partial = target.with_suffix(".tmp")
+    with zipfile.ZipFile(partial, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", _manifest(FLINK_JOB_SERVER_MAIN, class_path))
+    os.replace(partial, target)
+
+
+def ensure_flink_job_server(flink_version: str = FLINK_VERSION) -> Path:
+    """A runnable Beam Flink job server jar (``java -jar``), fetched once into the cache.
+
+    Prefers Beam's official ``beam-runners-flink-<flink>-job-server`` at the installed Beam
+    version; where the registry lacks it, assembles the job server from
+    ``beam-runners-flink-<flink>:FLINK_FALLBACK_BEAM_JAVA`` (see the module docstring).
+    """
+    version = beam_version()
+    cache = cache_dir() / "flink"
+    official = cache / f"beam-runners-flink-{flink_version}-job-server-{version}.jar"
+    assembled = cache / f"assembled-{flink_version}-{FLINK_FALLBACK_BEAM_JAVA}" / "job-server.jar"
+    for jar in (official, assembled):
+        if jar.exists():
+            return jar
+    with _locked(cache / ".lock"):
+        for jar in (official, assembled):
+            if jar.exists():
+                return jar
+        started = time.monotonic()
+        if _fetch_official_job_server(flink_version, version, official):
+            jar = official
+        else:
+            assembled.parent.mkdir(parents=True, exist_ok=True)
+            _assemble_job_server(flink_version, FLINK_FALLBACK_BEAM_JAVA, assembled)
+            jar = assembled
+        _log.info("fetched the Flink job server in %.0f s: %s", time.monotonic() - started, jar)
+    return jar
+
+
+def flink_runner_args(
+    flink_master: str | None = None, worker_pool: str = "localhost:50000"
+) -> list[str]:
+    """Flags running a pipeline on Flink through Beam's job server (fetched on demand).
+
+    Without ``flink_master`` Beam starts the job server with an embedded Flink cluster
+    (``[local]``) and the SDK workers run in this process (``LOOPBACK``). With
+    ``flink_master=HOST:PORT`` (the JobManager's REST address) the job goes to that cluster and
+    its TaskManagers reach the SDK workers at ``worker_pool``, a Beam Python worker pool
+    (``--worker_pool``) running beside each TaskManager (``deploy/flink/``).
+    """
+    jar = ensure_flink_job_server()
+    args = [
+        "--runner=FlinkRunner",
+        f"--flink_version={FLINK_VERSION}",
+        f"--flink_job_server_jar={jar}",
+        f"--job_server_java_launcher={find_flink_java()}",
+        *(f"--job_server_jvm_property={flag}" for flag in _FLINK_JVM_FLAGS),
+    ]
+    if flink_master is None:
+        return [*args, "--flink_master=[local]", "--environment_type=LOOPBACK"]
+    return [
+        *args,
+        f"--flink_master={flink_master}",
+        "--environment_type=EXTERNAL",
+        f"--environment_config={worker_pool}",
+    ]
