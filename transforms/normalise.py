@@ -37,36 +37,42 @@ class NormaliseArticles(beam.PTransform):
 
     Input: ``PCollection[FeedEntry]``.
     Outputs (a tagged tuple):
-      - ``main``: ``PCollection[Article]``, one per entry that has story text, from its page
-        (``body_source='page'``) or, when the page failed or had no text, from the feed entry's
-        content (``body_source='feed'``);
+      - ``articles`` (main): ``PCollection[Article]``, one per entry that has story text, from
+        its page (``body_source='page'``) or, when the page failed or had no text, from the
+        feed entry's content (``body_source='feed'``);
       - ``dead_letter``: ``PCollection[Failure]``, step ``normalise``, one per entry with no text
         from either; ``error_type`` is the fetch error kind (``http_status``, ``timeout``, ...)
         or ``no_text``.
     Counters: ``pages_fetched``, ``pages_failed``, ``articles_from_page``,
     ``articles_from_feed``, ``articles_truncated``, ``articles_failed``.
+
+    ``fetch_pages=False`` skips the network and builds every article from its feed entry
+    (``body_source='feed'``); ``fall_back_to_feed=False`` dead-letters a page without text
+    instead. ``batch_size`` pages are fetched concurrently.
     """
 
     def __init__(self, fetch: FetchConfig | None = None, *, batch_size: int = 32,
-                 fall_back_to_feed: bool = True) -> None:
+                 fetch_pages: bool = True, fall_back_to_feed: bool = True) -> None:
         super().__init__()
         if fetch is not None and not isinstance(fetch, FetchConfig):
             raise ValueError(f"fetch must be a FetchConfig, got {type(fetch).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._fn = _NormaliseFn(fetch or FetchConfig(accept=_PAGE_ACCEPT), batch_size,
-                                fall_back_to_feed)
+                                fetch_pages, fall_back_to_feed)
 
     def expand(self, entries: beam.PCollection[FeedEntry]) -> beam.pvalue.DoOutputsTuple:
         return entries | "Normalise articles" >> beam.ParDo(self._fn).with_outputs(
-            "dead_letter", main="main"
+            "dead_letter", main="articles"
         )
 
 
 class _NormaliseFn(beam.DoFn):
-    def __init__(self, fetch: FetchConfig, batch_size: int, fall_back_to_feed: bool) -> None:
+    def __init__(self, fetch: FetchConfig, batch_size: int, fetch_pages: bool,
+                 fall_back_to_feed: bool) -> None:
         self._config = fetch
         self._batch_size = batch_size
+        self._fetch_pages = fetch_pages
         self._fall_back = fall_back_to_feed
         self._fetched = Metrics.counter(self.__class__, "pages_fetched")
         self._fetch_failed = Metrics.counter(self.__class__, "pages_failed")
@@ -76,7 +82,7 @@ class _NormaliseFn(beam.DoFn):
         self._failed = Metrics.counter(self.__class__, "articles_failed")
 
     def setup(self) -> None:
-        self._fetcher = Fetcher(self._config)
+        self._fetcher = Fetcher(self._config) if self._fetch_pages else None
 
     def teardown(self) -> None:
         fetcher = getattr(self, "_fetcher", None)
@@ -104,11 +110,14 @@ class _NormaliseFn(beam.DoFn):
             return
         batch, self._buffer = self._buffer, []
         urls = list(dict.fromkeys(entry.url for entry, _, _ in batch))
-        outcomes: dict[str, FetchResult | FetchError] = {}
-        for request, outcome in self._fetcher.fetch_many(urls):
-            outcomes[request if isinstance(request, str) else request.url] = outcome
+        outcomes: dict[str, FetchResult | FetchError | None] = {}
+        if self._fetcher is not None:
+            for request, fetched in self._fetcher.fetch_many(urls):
+                outcomes[request if isinstance(request, str) else request.url] = fetched
         for entry, window, timestamp in batch:
-            outcome = outcomes.get(entry.url) or FetchError("bad_url", "not fetched", entry.url)
+            outcome = outcomes.get(entry.url)
+            if outcome is None and self._fetcher is not None:
+                outcome = FetchError("bad_url", "not fetched", entry.url)
             out = self._normalise(entry, outcome)
             if windowed:
                 # finish_bundle has no current element: outputs must carry their own window.
@@ -118,12 +127,14 @@ class _NormaliseFn(beam.DoFn):
                 out = beam.pvalue.TaggedOutput(tag, wv) if tag else wv
             yield out
 
-    def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError) -> Any:
+    def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None) -> Any:
         from newsflow.extract import article_from_feed, extract_article
 
-        reason: tuple[str, str, bool]
+        reason: tuple[str, str, bool] = ("no_text", "pages are not fetched", False)
         fetched_at = datetime.now(UTC)
-        if isinstance(outcome, FetchError):
+        if outcome is None:
+            pass  # fetch_pages=False: the feed entry is all we have
+        elif isinstance(outcome, FetchError):
             self._fetch_failed.inc()
             reason = (outcome.kind, str(outcome), outcome.transient)
         else:
@@ -146,13 +157,13 @@ class _NormaliseFn(beam.DoFn):
                     return self._emit(article, self._from_page)
                 if article is not None:
                     reason = ("no_text", "the page has no story text", False)
-        if self._fall_back:
+        if self._fall_back or outcome is None:
             article = article_from_feed(entry, fetched_at=fetched_at)
             if article.body:
                 return self._emit(article, self._from_feed)
         self._failed.inc()
         error_type, message, transient = reason
-        if self._fall_back:
+        if self._fall_back or outcome is None:
             message = f"{message}; the feed entry has no content either"
         return beam.pvalue.TaggedOutput(
             "dead_letter",
