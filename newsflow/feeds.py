@@ -35,6 +35,7 @@ __all__ = [
     "EARLIEST",
     "FUTURE_TOLERANCE",
     "FeedParseError",
+    "absolute_links",
     "ParsedFeed",
     "entry_time",
     "html_to_text",
@@ -251,8 +252,26 @@ def _tags(entry: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _content(entry: Mapping[str, Any]) -> str:
-    parts = [c.get("value", "") for c in entry.get("content") or []
+_RELATIVE_REF = re.compile(
+    r"""(\b(?:href|src|poster)\s*=\s*)(["'])(?!(?:[a-z][a-z0-9+.-]*:|#|//))([^"']*)\2""", re.I)
+
+
+def absolute_links(fragment: str, base: str) -> str:
+    """``href``/``src`` attributes of an HTML fragment resolved against ``base``."""
+    if not base or ("href" not in fragment and "src" not in fragment and
+                    "poster" not in fragment):
+        return fragment
+
+    def resolve(match: re.Match[str]) -> str:
+        attr, quote_char, ref = match.groups()
+        return f"{attr}{quote_char}{urljoin(base, html.unescape(ref))}{quote_char}"
+
+    return _RELATIVE_REF.sub(resolve, fragment)
+
+
+def _content(entry: Mapping[str, Any], base: str) -> str:
+    parts = [absolute_links(c.get("value", ""), c.get("base") or base)
+             for c in entry.get("content") or []
              if "html" in (c.get("type") or "text/html") or c.get("type") == "text/plain"]
     return "\n".join(p for p in parts if p).strip()
 
@@ -355,9 +374,9 @@ def parse_feed(
     if not body.strip():
         raise FeedParseError(UNPARSEABLE, "empty body")
     trimmed = _trim_prolog(body)
-    parsed = feedparser.parse(io.BytesIO(trimmed), response_headers=response_headers)
+    parsed = _feedparse(trimmed, response_headers)
     if trimmed is not body:  # never find fewer entries than feedparser on the raw bytes
-        raw = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+        raw = _feedparse(body, response_headers)
         if len(raw.get("entries") or []) > len(parsed.get("entries") or []):
             parsed = raw
     version = parsed.get("version") or ""
@@ -399,7 +418,7 @@ def parse_feed(
             guid=guid,
             title=title,
             summary=summary,
-            content=_content(entry),
+            content=_content(entry, base),
             authors=_authors(entry),
             tags=_tags(entry),
             published_at=published_at,
@@ -424,6 +443,15 @@ def _trim_prolog(body: bytes) -> bytes:
     if not match:
         return body
     return (match.group(1) or b"") + body[match.end():]
+
+
+def _feedparse(body: bytes, headers: dict[str, str]) -> Any:
+    """feedparser without its HTML sanitiser and content-link rewriting: together they cost
+    ~40% of the parse. Summaries become plain text here and the article step extracts text
+    from content HTML (never renders it); content links are resolved by
+    :func:`absolute_links`, a regex pass against the ``xml:base`` feedparser reports."""
+    return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
+                            resolve_relative_uris=False)
 
 
 def _bozo_reason(exc: Any) -> str:

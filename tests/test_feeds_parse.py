@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from newsflow.feeds import FeedParseError, ParsedFeed, html_to_text, parse_feed
+from newsflow.feeds import FeedParseError, ParsedFeed, absolute_links, html_to_text, parse_feed
 from schemas.records import FeedEntry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -212,6 +212,16 @@ def test_entries_without_link_or_id_get_stable_guids() -> None:
     assert [e.guid for e in one.entries] == [e.guid for e in two.entries]
     assert len({e.guid for e in one.entries}) == 2
     assert len({e.url for e in one.entries}) == 2
+
+
+def test_absolute_links_in_content() -> None:
+    html = ('<a href="../a">a</a> <img src=\'img/b.png\'> <a href="#top">t</a> '
+            '<a href="mailto:x@y.z">m</a> <a href="//cdn.example/c">c</a> '
+            '<a href="https://full.example/d">d</a> <a href="e?x=1&amp;y=2">e</a>')
+    assert absolute_links(html, "https://s.example/dir/page") == (
+        '<a href="https://s.example/a">a</a> <img src=\'https://s.example/dir/img/b.png\'> '
+        '<a href="#top">t</a> <a href="mailto:x@y.z">m</a> <a href="//cdn.example/c">c</a> '
+        '<a href="https://full.example/d">d</a> <a href="https://s.example/dir/e?x=1&y=2">e</a>')
 
 
 def test_html_to_text() -> None:
