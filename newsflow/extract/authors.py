@@ -32,10 +32,11 @@ _NOT_A_NAME = re.compile(
 )
 # Elements marked up as a byline: rel=author links, itemprop=author, author/byline classes.
 _BYLINE_XPATH = (
-    "//a[@rel='author'] | //*[@itemprop='author'] | //*[contains(@class, 'byline')]"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' author ')]"
-    " | //*[contains(@class, 'author-name')]"
+    "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' author ')"
+    " or contains(@class, 'author-name')]"
 )
+_AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator")
 _NAME_WORD = re.compile(r"^[^\W\d_][\w'’.\-]*$", re.UNICODE)
 
 
@@ -97,23 +98,28 @@ def find_authors(
     feed_authors: list[str] | None = None,
 ) -> list[str]:
     """Person names from JSON-LD, meta tags, byline markup, a "By ..." line, or the feed."""
-    sources: list[list[str]] = [
-        _jsonld_authors(page.article.get("author")) if page.article else [],
-        page.meta.get("author", []) + page.meta.get("article:author", [])
-        + page.meta.get("parsely-author", []) + page.meta.get("sailthru.author", [])
-        + page.meta.get("dc.creator", []),
-    ]
-    if tree is not None:
-        marked: list[str] = []
-        for el in tree.xpath(_BYLINE_XPATH)[:5]:
-            text = " ".join(el.text_content().split()) if hasattr(el, "text_content") else ""
-            if text and len(text) <= 120:
-                marked.append(text)
-        sources.append(marked)
-    sources.append([line for line in (lines or [])[:25]
-                    if len(line.split()) <= 10 and _BY.match(line)])
-    sources.append(list(feed_authors or []))
-    for candidates in sources:
+    def jsonld() -> list[str]:
+        return _jsonld_authors(page.article.get("author")) if page.article else []
+
+    def meta() -> list[str]:
+        return [value for name in _AUTHOR_META for value in page.meta.get(name, ())]
+
+    def markup() -> list[str]:
+        if tree is None:
+            return []
+        texts = (" ".join(el.text_content().split()) for el in tree.xpath(_BYLINE_XPATH)[:5]
+                 if hasattr(el, "text_content"))
+        return [text for text in texts if text and len(text) <= 120]
+
+    def byline_lines() -> list[str]:
+        return [line for line in (lines or [])[:25] if len(line.split()) <= 10 and _BY.match(line)]
+
+    def feed() -> list[str]:
+        return list(feed_authors or [])
+
+    # Sources in order of trust; later ones are only read when earlier ones name nobody.
+    for source in (jsonld, meta, markup, byline_lines, feed):
+        candidates = source()
         names: list[str] = []
         for candidate in candidates:
             if candidate.startswith(("http://", "https://")):

@@ -29,7 +29,7 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_END = ".!?…\"”’»)'。！？」』"
 # Scripts written without spaces between words: count characters instead.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
-_HEAD_WINDOW = 12  # furniture opening or closing a body sits within this many lines
+_HEAD_WINDOW = 20  # furniture opening or closing a body sits within this many lines
 _LONG = 25  # a paragraph this long (words) is story text, whatever it looks like
 
 # "Image caption," "Photo:" "Picture credit -" "Caption:" "Source:" at the start of a line.
@@ -63,6 +63,18 @@ _DATE_LINE = re.compile(
     r"\d+\s*(?:s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|"
     r"months?|y|yrs?|years?)\s+ago\b|yesterday\b|today\b|just now\b)",
     re.I,
+)
+# Prompts that lead away from the story: "Click here to read more", "Continue reading".
+_PROMPT = re.compile(
+    r"^\W*(?:click here|tap here|continue reading|read (?:the )?(?:full|whole|original) "
+    r"(?:story|article|report|post)|(?:source|via|from)\s*:)",
+    re.I,
+)
+_DATE_WORDS = frozenset(
+    "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june "
+    "july august september october november december mon tue wed thu fri sat sun monday "
+    "tuesday wednesday thursday friday saturday sunday am pm at on of the utc gmt est edt cst "
+    "cdt pst pdt bst cet cest ist th st nd rd".split()
 )
 _NEWSLETTER = re.compile(
     r"\b(?:newsletter|subscribe|subscription|sign(?:ing)? up|inbox|unsubscribe|"
@@ -108,9 +120,22 @@ def is_furniture(line: str) -> bool:
         return True
     if n <= 6 and (_SHARE.match(line) or _LABEL.match(line) or _PIXELS.search(line)):
         return True
+    if n <= 8 and (_PROMPT.match(line) or _is_date_only(line)):
+        return True
     if n <= 20 and _NEWSLETTER.search(line) and not line.rstrip().endswith(("”", '"')):
         return True
     return False
+
+
+def _is_date_only(line: str) -> bool:
+    """A line that is nothing but a date or time ("20 Nov 2019, 10:42", "Monday 3 March")."""
+    tokens = re.findall(r"[^\W\d_]+|\d+", line.lower())
+    return (
+        len(tokens) >= 2
+        and any(t.isdigit() for t in tokens)
+        and any(t in _DATE_WORDS or (t.isdigit() and len(t) == 4) for t in tokens)
+        and all(t.isdigit() and len(t) <= 4 or t in _DATE_WORDS for t in tokens)
+    )
 
 
 def _is_byline(line: str) -> bool:

@@ -14,7 +14,7 @@ __all__ = ["detect_language", "normalise_code"]
 
 _CODE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*$")
 _MIN_CHARS = 40  # below this, a guess is noise: keep the declaration
-_SAMPLE = 1500  # characters of body enough for a confident guess
+_SAMPLE = 1000  # characters of body enough for a confident guess
 
 
 def normalise_code(declared: str | None) -> str | None:
