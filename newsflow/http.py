@@ -143,11 +143,13 @@ class FetchConfig:
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """One URL to fetch, with the validators of the previous response for a conditional GET."""
+    """One URL to fetch, with the validators of the previous response for a conditional GET
+    and, optionally, an ``Accept`` header other than the config's."""
 
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    accept: str | None = None
 
 
 @dataclass
@@ -458,7 +460,8 @@ class Fetcher:
         try:
             if isinstance(item, str):
                 return self.fetch(item)
-            return self.fetch(item.url, etag=item.etag, last_modified=item.last_modified)
+            return self.fetch(item.url, etag=item.etag, last_modified=item.last_modified,
+                              accept=item.accept)
         except Exception as exc:  # a bug must not kill the pool: report it against the URL
             url = item if isinstance(item, str) else item.url
             log.exception("unexpected error fetching %s", url)
