@@ -93,7 +93,7 @@ def test_story_fields() -> None:
         )
         assert_that(
             checked,
-            equal_to([("https://westbury-times.test/2024/06/library-sundays", 2, 2, True, 40, 24)]),
+            equal_to([("https://westbury-times.test/2024/06/library-sundays", 2, 2, True, 16, 24)]),
             label="one story, two places (the same URL twice is one place)",
         )
         assert_that(out.dead_letter, equal_to([]), label="no dead letters")

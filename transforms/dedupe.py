@@ -28,9 +28,11 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.dedupe import DEFAULT_RULES, MatchRules, is_copy, same_story, url_key
 from newsflow.dedupe.cluster import url_band_key
+from newsflow.dedupe.fingerprint import Fingerprint, fingerprints
 from newsflow.dedupe.match import within_horizon
 from newsflow.dedupe.story import (
     Member,
@@ -75,12 +77,15 @@ class DedupeArticles(beam.PTransform):
         label_rounds: int = 4,
         max_bucket: int = 500,
         es_candidates: int = 10,
+        batch_size: int = 256,
     ) -> None:
         super().__init__()
         if label_rounds < 1:
             raise ValueError(f"label_rounds must be at least 1, got {label_rounds}")
         if max_bucket < 2:
             raise ValueError(f"max_bucket must be at least 2, got {max_bucket}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if es_candidates < 1:
             raise ValueError(f"es_candidates must be at least 1, got {es_candidates}")
         self._es = es
@@ -88,10 +93,11 @@ class DedupeArticles(beam.PTransform):
         self._rounds = label_rounds
         self._max_bucket = max_bucket
         self._es_candidates = es_candidates
+        self._batch_size = batch_size
 
     def expand(self, articles: beam.PCollection[Article]) -> DedupeOutputs:
         fingerprinted = articles | "Fingerprint articles" >> beam.ParDo(
-            _FingerprintFn()
+            _FingerprintFn(self._batch_size)
         ).with_outputs(DEAD_LETTER, main="members")
         members = fingerprinted.members  # (ref, Member)
 
@@ -156,23 +162,62 @@ def _failure(article: Any, exc: Exception) -> Failure:
 
 
 class _FingerprintFn(beam.DoFn):
-    def __init__(self) -> None:
+    """Article → (ref, Member), fingerprinting a batch of bodies at a time.
+
+    Elements are buffered with their window and timestamp and emitted as ``WindowedValue``s,
+    so batching changes nothing about windowing (a streaming job keeps its windows).
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self._batch_size = batch_size
+        self._buffer: list[tuple[Article, Any, Any]] = []
         self._seen = Metrics.counter(self.__class__, "articles_seen")
         self._failed = Metrics.counter(self.__class__, "articles_failed")
 
-    def process(self, article: Article) -> Iterator[Any]:
+    def start_bundle(self) -> None:
+        self._buffer = []
+
+    def process(
+        self,
+        article: Article,
+        window: Any = beam.DoFn.WindowParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
+    ) -> Iterator[Any]:
         self._seen.inc()
-        try:
-            if not isinstance(article, Article):
-                raise TypeError(f"expected an Article, got {type(article).__name__}")
-            if not isinstance(article.body, str) or not isinstance(article.url, str):
-                raise TypeError("article url and body must be strings")
-            member = member_of(article)
-        except Exception as exc:  # one bad article must not stop the batch
+        if not isinstance(article, Article):
             self._failed.inc()
+            exc = TypeError(f"expected an Article, got {type(article).__name__}")
             yield TaggedOutput(DEAD_LETTER, _failure(article, exc))
             return
-        yield member.entry.key, member
+        if not isinstance(article.body, str) or not isinstance(article.url, str):
+            self._failed.inc()
+            exc = TypeError("article url and body must be strings")
+            yield TaggedOutput(DEAD_LETTER, _failure(article, exc))
+            return
+        self._buffer.append((article, window, timestamp))
+        if len(self._buffer) >= self._batch_size:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._flush()
+
+    def _flush(self) -> Iterator[Any]:
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            prints: list[Fingerprint | None] = list(fingerprints([a.body for a, _, _ in batch]))
+        except Exception:  # find the culprit: one article at a time
+            prints = [None] * len(batch)
+        for (article, window, timestamp), fp in zip(batch, prints, strict=True):
+            try:
+                member = member_of(article, fp)
+            except Exception as exc:  # one bad article must not stop the batch
+                self._failed.inc()
+                failure = _failure(article, exc)
+                yield TaggedOutput(DEAD_LETTER, WindowedValue(failure, timestamp, (window,)))
+                continue
+            yield WindowedValue((member.entry.key, member), timestamp, (window,))
 
 
 def _band_entries(item: tuple[str, Member]) -> Iterator[tuple[str, tuple[str, datetime | None]]]:

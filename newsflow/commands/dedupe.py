@@ -25,16 +25,32 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+BATCH = 256  # bodies fingerprinted together (numpy works on the whole batch)
+
+
 def dedupe_lines(lines: IO[bytes], out: IO[bytes], stats: Any = None) -> int:
-    """Dedupe JSON lines from ``lines`` into ``out``; returns the number of bad lines."""
+    """Dedupe JSON lines from ``lines`` into ``out``; returns the number of bad lines.
+
+    Bodies are fingerprinted in batches as lines arrive and then dropped: only fingerprints
+    and a few fields per article stay in memory.
+    """
     import orjson
 
-    from newsflow.dedupe import Entry, dedupe, fingerprint
+    from newsflow.dedupe import Entry, dedupe
+    from newsflow.dedupe.fingerprint import fingerprints
     from schemas.records import utc
 
     entries: list[Entry] = []
     ids: list[Any] = []
+    pending: list[tuple[str, str, str, Any, bool, str]] = []
     bad = 0
+
+    def flush() -> None:
+        prints = fingerprints([p[5] for p in pending])
+        for (key, url, source, published, truncated, _), fp in zip(pending, prints, strict=True):
+            entries.append(Entry(key, url, source, published, fp, truncated))
+        pending.clear()
+
     for n, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -47,18 +63,20 @@ def dedupe_lines(lines: IO[bytes], out: IO[bytes], stats: Any = None) -> int:
             bad += 1
             print(f"line {n}: skipped: {exc}", file=sys.stderr)
             doc, published = {"id": f"line-{n}"}, None
-        key = str(len(entries))
         ids.append(doc.get("id", n))
-        entries.append(
-            Entry(
-                key=key,
-                url=str(doc.get("url") or ""),
-                source=str(doc.get("source") or ""),
-                published_at=published,
-                fingerprint=fingerprint(str(doc.get("body") or "")),
-                truncated=bool(doc.get("truncated", False)),
+        pending.append(
+            (
+                str(len(ids) - 1),
+                str(doc.get("url") or ""),
+                str(doc.get("source") or ""),
+                published,
+                bool(doc.get("truncated", False)),
+                str(doc.get("body") or ""),
             )
         )
+        if len(pending) >= BATCH:
+            flush()
+    flush()
     for item, assignment in zip(ids, dedupe(entries, stats=stats), strict=True):
         out.write(
             orjson.dumps(

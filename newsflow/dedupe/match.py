@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import SHORT_WORDS, Fingerprint
+from newsflow.dedupe.fingerprint import Fingerprint
 
 HORIZON = timedelta(hours=72)
 
@@ -36,6 +36,7 @@ class MatchRules:
     min_shared: int = 8  # shingles in common, below which only an identical body is a copy
     max_number_miss: float = 0.2  # share of the shorter body's numbers the longer may lack
     max_name_miss: float = 0.1  # and of its names (short bodies)
+    correction_shingles: int = 100  # from this length one changed figure is a correction
     one_paragraph_share: float = 0.9  # matched shingles within one paragraph: boilerplate ...
     excerpt_containment: float = 0.9  # ... unless that paragraph is nearly all of the body
     horizon: timedelta = HORIZON
@@ -89,14 +90,14 @@ def is_copy(
         counts = np.bincount(small.shingle_lines()[first[hit]])
         if counts.max() >= rules.one_paragraph_share * shared:
             return False
-    # Template items: a copy states the same numbers and names as the text it copies (a
-    # number or name cut short by truncation still counts).
-    allowed = int(rules.max_number_miss * len(small.numbers))
-    if not short and distinct.size >= 2 * rules.short_shingles:
-        allowed = max(allowed, 1)  # a correction may change one figure of a long article
-    if _missing(small.numbers, large.numbers) > allowed:
-        return False
-    if small.names and large.words <= SHORT_WORDS:  # both short: both have their names
+    # Template items (short): a copy states the same numbers and names as the text it copies
+    # (a number or name cut short by truncation still counts).
+    if small.short and large.short:
+        allowed = int(rules.max_number_miss * len(small.numbers))
+        if distinct.size >= rules.correction_shingles:
+            allowed = max(allowed, 1)  # a correction may change one figure of an article
+        if _missing(small.numbers, large.numbers) > allowed:
+            return False
         if _missing(small.names, large.names) > int(rules.max_name_miss * len(small.names)):
             return False
     return True

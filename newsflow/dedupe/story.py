@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from newsflow.dedupe.canonical import Entry, canonical_ranks, story_id
 from newsflow.dedupe.cluster import url_band_key
-from newsflow.dedupe.fingerprint import band_key_strings, fingerprint
+from newsflow.dedupe.fingerprint import Fingerprint, band_key_strings, fingerprint
 from schemas.records import Article, Copy, Story
 
 # A story stores at most this many band keys (the canonical's first, then its copies').
@@ -35,8 +35,9 @@ def article_ref(article: Article, body_hash: str) -> str:
     return hashlib.sha1(f"{article.url}\n{body_hash}".encode()).hexdigest()[:20]
 
 
-def member_of(article: Article) -> Member:
-    fp = fingerprint(article.body)
+def member_of(article: Article, fp: Fingerprint | None = None) -> Member:
+    """The dedupe step's view of an article (fingerprinted here unless ``fp`` is given)."""
+    fp = fp or fingerprint(article.body)
     entry = Entry(
         key=article_ref(article, fp.body_hash),
         url=article.url,

@@ -9,9 +9,9 @@ spaces (Chinese, Japanese, Thai) into one token per character so they shingle li
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
 
 # Lines shorter than this many words are page furniture ("Share with:", "Related Topics",
 # "Read more at example.com") rather than prose; they do not take part in fingerprints.
@@ -61,13 +61,14 @@ _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 _NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][a-z]+")
 _WS = re.compile(r"\s+")
+_SENTENCE_END = (".", "!", "?", '"', "'", ")", "]", ":", ";")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 
 
 def fold(text: str) -> str:
     """Unicode-compatible, lower-case, ASCII-punctuated text with single spaces inside lines."""
     text = unicodedata.normalize("NFKC", text).translate(_PUNCT).lower()
-    if _NO_SPACE_SCRIPT.search(text):
+    if not text.isascii() and _NO_SPACE_SCRIPT.search(text):
         text = _NO_SPACE_SCRIPT.sub(r" \1 ", text)
     return text
 
@@ -84,37 +85,68 @@ def strip_dateline(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A body made ready for fingerprinting: folded lines, which are prose, and side facts."""
+
+    lines: list[str]  # folded, dateline stripped, every line (furniture included)
+    prose: list[bool]  # per line: part of the fingerprint
+    complete: bool  # the last prose line ends a sentence
+    credits: frozenset[str]
+    numbers: frozenset[str]  # only for short bodies (see SHORT_WORDS)
+    names: frozenset[str]  # only for short bodies
+    words: int
+
+
+# Bodies up to this many words also record their numbers and names (template-item guard).
+SHORT_WORDS = 300
+
+
+def _line_words(line: str) -> int:
+    """Words in a folded line, a domain or URL counting as one and punctuation as none."""
+    n = line.count(" ") + 1
+    if n >= MIN_LINE_WORDS + 4 and n * 3 < len(line):
+        return n  # clearly prose, the exact count does not matter
+    return len(_WORD.findall(_DOMAIN.sub("x", line)))
+
+
+def prepare(body: str) -> Prepared:
+    """Everything the fingerprint needs from the text of a body, in one pass."""
+    raw = strip_dateline(body)
+    lines = fold(raw).splitlines()
+    counts = [_line_words(ln) if ln.strip() else 0 for ln in lines]
+    prose = [n >= MIN_LINE_WORDS for n in counts]
+    total = sum(counts)
+    kept = sum(n for n, p in zip(counts, prose, strict=True) if p)
+    if not kept or kept < MIN_KEPT_SHARE * total:
+        prose = [n > 0 for n in counts]  # a list-shaped item: every line is content
+    last = next((ln.rstrip() for ln, p in zip(lines[::-1], prose[::-1], strict=True) if p), "")
+    complete = bool(last) and (last.endswith(_SENTENCE_END) or not last[-1:].isalpha())
+    credited: set[str] = set()
+    nonblank = [i for i, n in enumerate(counts) if n]
+    for i in nonblank[-2:] + [i for i in nonblank if not prose[i]]:
+        if lines[i].count(" ") > 30:
+            continue  # a paragraph of the story, not a credit line
+        for token in lines[i].split():
+            if "." in token:
+                credited.update(m.removeprefix("www.") for m in _DOMAIN.findall(token))
+    short = total <= SHORT_WORDS
+    content = [ln for ln, p in zip(lines, prose, strict=True) if p]
+    return Prepared(
+        lines=lines,
+        prose=prose,
+        complete=complete,
+        credits=frozenset(credited),
+        numbers=frozenset(_NUMBER.findall(" ".join(content))) if short else frozenset(),
+        names=names(raw) if short else frozenset(),
+        words=total,
+    )
+
+
 def content_lines(body: str) -> list[str]:
     """The prose lines of a body, folded; short furniture lines are dropped (see MIN_LINE_WORDS)."""
-    lines = [ln for ln in (fold(x).strip() for x in strip_dateline(body).splitlines()) if ln]
-    if not lines:
-        return []
-    counts = [len(_WORD.findall(ln)) for ln in lines]
-    # A domain is one word here, so "Read more at news.example.com" stays a short line.
-    prose = [len(_WORD.findall(_DOMAIN.sub("x", ln))) >= MIN_LINE_WORDS for ln in lines]
-    kept_words = sum(n for n, p in zip(counts, prose, strict=True) if p)
-    if kept_words and kept_words >= MIN_KEPT_SHARE * sum(counts):
-        return [ln for ln, p in zip(lines, prose, strict=True) if p]
-    return lines
-
-
-def credits(body: str) -> frozenset[str]:
-    """Domains named in a body's furniture lines ("Read more at example.com", "Source: x.org").
-
-    A page that credits another site in its last lines or its short lines is a re-post of
-    that site's article, which the canonical choice uses.
-    """
-    lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
-    found: set[str] = set()
-    for i, ln in enumerate(lines):
-        if i >= len(lines) - 2 or len(_WORD.findall(_DOMAIN.sub("x", ln))) < MIN_LINE_WORDS:
-            found.update(m.lower().removeprefix("www.") for m in _DOMAIN.findall(ln))
-    return frozenset(found)
-
-
-def numbers(lines: list[str]) -> frozenset[str]:
-    """The numbers a text states (prices, scores, dates): template items differ in these."""
-    return frozenset(_NUMBER.findall(" ".join(lines)))
+    prep = prepare(body)
+    return [ln for ln, p in zip(prep.lines, prep.prose, strict=True) if p]
 
 
 def names(body: str) -> frozenset[str]:
@@ -123,20 +155,17 @@ def names(body: str) -> frozenset[str]:
     Items built from one template differ in these and in their numbers; copies keep them.
     """
     found: set[str] = set()
-    for line in strip_dateline(body).splitlines():
-        if len(_WORD.findall(_DOMAIN.sub("x", line))) >= MIN_LINE_WORDS:
+    for line in body.splitlines():
+        if _line_words(line) >= MIN_LINE_WORDS:
             found.update(_NAME.findall(unicodedata.normalize("NFKC", line)))
     return frozenset(found)
 
 
 def body_hash(body: str) -> str:
     """A hash of the whole body's words, blind to case, quote style, dateline and whitespace."""
-    words = _WORD.findall(fold(strip_dateline(body)))
-    return hashlib.sha1(" ".join(words).encode("utf-8")).hexdigest()
+    from newsflow.dedupe.fingerprint import fingerprint
 
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
+    return fingerprint(body).body_hash
 
 
 def squash(text: str) -> str:
