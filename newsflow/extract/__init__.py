@@ -50,7 +50,8 @@ def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _
         return None
 
 
-def _publisher(page: PageMeta) -> str:
+def _publisher(page: PageMeta, domain: str) -> str:
+    """The site's name as it declares it, else as its <title> suffix names it."""
     name = page.first("og:site_name", "application-name", "publisher", "twitter:site")
     if not name and page.article:
         publisher = page.article.get("publisher")
@@ -58,6 +59,13 @@ def _publisher(page: PageMeta) -> str:
             publisher = publisher[0]
         if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
             name = publisher["name"]
+    if not name and " | " in page.title:
+        # "Headline | Site name": a short last part that is not the headline itself.
+        suffix = page.title.rsplit(" | ", 1)[1].strip()
+        if 0 < len(suffix.split()) <= 4 and (
+            domain.split(".")[0] in suffix.lower().replace(" ", "") or len(suffix) <= 30
+        ):
+            name = suffix
     return " ".join(name.lstrip("@").split())
 
 
@@ -112,7 +120,7 @@ def extract_article(
     page = read_meta(tree) if tree is not None else PageMeta()
     canonical = canonical_url(url, page.canonical)
     domain = registered_domain(canonical)
-    publisher = _publisher(page)
+    publisher = _publisher(page, domain)
     title = _title(page, tree, publisher, domain)
     if not title and entry is not None:
         title = " ".join(entry.title.split())
