@@ -450,8 +450,13 @@ def _feedparse(body: bytes, headers: dict[str, str]) -> Any:
     ~40% of the parse. Summaries become plain text here and the article step extracts text
     from content HTML (never renders it); content links are resolved by
     :func:`absolute_links`, a regex pass against the ``xml:base`` feedparser reports."""
-    return feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
-                            resolve_relative_uris=False)
+    try:
+        return feedparser.parse(io.BytesIO(body), response_headers=headers,
+                                sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser's own bug on odd input: a dead letter, not a crash
+        log.warning("feedparser failed", exc_info=True)
+        raise FeedParseError(UNPARSEABLE, f"feedparser failed: {type(exc).__name__}: {exc}"
+                             ) from exc
 
 
 def _bozo_reason(exc: Any) -> str:

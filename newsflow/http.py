@@ -215,15 +215,22 @@ class FetchError(Exception):
     def __str__(self) -> str:
         return f"{self.kind}: {self.message} ({self.url})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FetchError, (self.kind, self.message, self.url, self.status, self.transient,
+                             self.attempts))
+
     def __repr__(self) -> str:
         return (f"FetchError(kind={self.kind!r}, message={self.message!r}, url={self.url!r}, "
                 f"status={self.status!r}, transient={self.transient!r})")
 
+    def _key(self) -> tuple[Any, ...]:
+        return (self.kind, self.message, self.url, self.status, self.transient, self.attempts)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FetchError) and self.args == other.args
+        return isinstance(other, FetchError) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self.args)
+        return hash(self._key())
 
 
 def host_key(url: str) -> str:

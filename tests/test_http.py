@@ -46,9 +46,11 @@ def test_config_and_errors_pickle() -> None:
     config = FetchConfig(max_bytes=123)
     assert pickle.loads(pickle.dumps(config)) == config
     error = FetchError("timeout", "read timed out", "http://x/", None, True)
+    error.attempts = 3
     copy = pickle.loads(pickle.dumps(error))
-    assert (copy.kind, copy.message, copy.url, copy.transient) == (
-        "timeout", "read timed out", "http://x/", True)
+    assert (copy.kind, copy.message, copy.url, copy.transient, copy.attempts) == (
+        "timeout", "read timed out", "http://x/", True, 3)
+    assert copy == error
 
 
 def test_200_sends_user_agent_and_returns_body(loopback: LoopbackServer) -> None:
