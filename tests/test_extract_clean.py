@@ -125,3 +125,30 @@ def test_merge_when_extractors_disagree_keeps_the_first() -> None:
              "one extractor picked as the main content of the page by mistake."]
     assert merge_extractions(STORY, other) == (STORY, "trafilatura")
     assert merge_extractions([], STORY) == (STORY, "readability")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "On Friday, the president said he would veto the bill.",
+        "Published in 1851, the novel sold poorly at first.",
+        "Print journalism is dying.",
+        "Follow the money.",
+        "The company said it would send a newsletter to subscribers.",
+        "He likes 3 dogs and two cats in his flat.",
+    ],
+)
+def test_sentences_that_merely_start_like_furniture_stay(line: str) -> None:
+    assert not is_furniture(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Get the day's top stories in your inbox every weekday.", "Follow us on Twitter",
+        "Download our app", "Advertisement", "Posted on 11/20/2019", "20 Nov 2019, 10:42",
+        "Last updated 45 minutes ago", "Click here to read more", "Source: Example Wire",
+    ],
+)
+def test_more_furniture_in_other_words(line: str) -> None:
+    assert is_furniture(line)

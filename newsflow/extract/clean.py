@@ -58,10 +58,15 @@ _LABEL = re.compile(
     re.I,
 )
 # Date lines: "Published1 hour ago", "Updated 5:27 am CST, ...", "3 hrs ago", "Yesterday".
-_DATE_LINE = re.compile(
-    r"^\W*(?:(?:published|posted|updated|last updated|modified|first published|on)(?![a-z])|"
-    r"\d+\s*(?:s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|"
-    r"months?|y|yrs?|years?)\s+ago\b|yesterday\b|today\b|just now\b)",
+# Date lines: "Published1 hour ago", "Updated 5:27 am CST, ...", "3 hrs ago", "Yesterday".
+_DATE_KEYWORD = re.compile(
+    r"^\W*(?:last |first |originally )?(?:published|posted|updated|modified|released)"
+    r"(?![a-z])\s*(?:on|at|:)?\s*",
+    re.I,
+)
+_RELATIVE_DATE = re.compile(
+    r"^\W*(?:\d+|an?)\s*(?:s|sec|secs|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?"
+    r"|weeks?|months?|y|yrs?|years?)\s+ago\b|^\W*(?:yesterday|today|just now)\W*$",
     re.I,
 )
 # Prompts that lead away from the story: "Click here to read more", "Continue reading".
@@ -76,11 +81,20 @@ _DATE_WORDS = frozenset(
     "tuesday wednesday thursday friday saturday sunday am pm at on of the utc gmt est edt cst "
     "cdt pst pdt bst cet cest ist th st nd rd".split()
 )
-_NEWSLETTER = re.compile(
-    r"\b(?:newsletter|subscribe|subscription|sign(?:ing)? up|inbox|unsubscribe|"
-    r"download (?:our|the) app|follow us|advertisement|sponsored)\b",
+# Calls to action: an imperative opening and a subscription/app/alert word.
+_CALL_TO_ACTION = re.compile(
+    r"^\W*(?:sign(?:ing)? up|subscribe|get|join|receive|enter|follow|download|register|"
+    r"never miss|don'?t miss|stay (?:informed|up to date|updated)|want|like (?:this|us)|"
+    r"click|tap|read our|listen|watch|support)\b",
     re.I,
 )
+_SUBSCRIPTION = re.compile(
+    r"\b(?:newsletters?|subscribe|subscription|sign(?:ing)? up|inbox|e-?mail|alerts?|app|"
+    r"podcast|updates|twitter|facebook|instagram|whatsapp|telegram|notifications?)\b",
+    re.I,
+)
+_AD = re.compile(r"^\W*(?:advertisement|sponsored(?: content)?|ad|promoted|paid content)\W*$",
+                 re.I)
 # Image placeholders that leak as text ("2px presentational grey line", "640x360").
 _PIXELS = re.compile(r"\b\d+\s?px\b|\b\d{2,4}x\d{2,4}\b", re.I)
 _BYLINE = re.compile(r"^\W*(?:by|von|par|por|di|door)\s+\S", re.I)
@@ -107,6 +121,16 @@ def is_prose(line: str) -> bool:
     return n >= 8 and line.rstrip()[-1:] in _SENTENCE_END
 
 
+def _date_line(line: str) -> bool:
+    if _RELATIVE_DATE.match(line):
+        return True
+    keyword = _DATE_KEYWORD.match(line)
+    if not keyword:
+        return False
+    rest = line[keyword.end():]
+    return not rest.strip() or bool(_RELATIVE_DATE.match(rest)) or _is_date_only(rest)
+
+
 def is_furniture(line: str) -> bool:
     """A line that is page furniture wherever it sits (a caption, widget, counter, label...)."""
     n = _words(line)
@@ -116,13 +140,18 @@ def is_furniture(line: str) -> bool:
         return True  # captions can be long (they repeat the lede), their label gives them away
     if n >= _LONG:
         return False
-    if n <= 12 and (_COUNTER.search(line) or _DATE_LINE.match(line)):
+    sentence = line.rstrip()[-1:] in ".!?”\"»。！？"
+    if n <= 12 and _date_line(line):
         return True
-    if n <= 6 and (_SHARE.match(line) or _LABEL.match(line) or _PIXELS.search(line)):
+    if n <= 6 and _COUNTER.search(line):
+        return True
+    if n <= 6 and not sentence and (_SHARE.match(line) or _LABEL.match(line)):
+        return True
+    if n <= 6 and (_PIXELS.search(line) or _AD.match(line)):
         return True
     if n <= 8 and (_PROMPT.match(line) or _is_date_only(line)):
         return True
-    if n <= 20 and _NEWSLETTER.search(line) and not line.rstrip().endswith(("”", '"')):
+    if n <= 20 and _CALL_TO_ACTION.match(line) and _SUBSCRIPTION.search(line):
         return True
     return False
 
