@@ -325,6 +325,7 @@ def _advertised_feed(body: bytes, base: str) -> str | None:
 
 _FEED_START = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml|<rss[\s>]|<feed[\s>]|<rdf:rdf[\s>]|<!--)", re.I)
+_DECLARED_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\bencoding\s*=", re.I)
 _LOOSE_TYPES = ("", "text/xml", "text/html", "text/plain", "application/octet-stream",
                 "binary/octet-stream")
 
@@ -346,6 +347,8 @@ def _response_headers(headers: Mapping[str, str] | None, base: str,
                                                                         b"\xfe\xff"))
     if mime in _LOOSE_TYPES and looks_xml:
         charset = params if "charset" in params.lower() else ""
+        if mime != "text/xml" and _DECLARED_ENCODING.match(body[:256]):
+            charset = ""  # a server that calls XML text/html knows less than the document
         out["content-type"] = "application/xml" + (f";{charset}" if charset else "")
     return out
 
@@ -367,6 +370,9 @@ def parse_feed(
     returned empty.
     """
     base = final_url or feed_url
+    if not _http_url(base, ""):
+        raise ValueError(f"parse_feed needs the absolute http(s) URL the feed came from, "
+                         f"got {base!r}")
     now = now or datetime.now(UTC)
     response_headers = _response_headers(headers, base, body)
     content_type = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "")

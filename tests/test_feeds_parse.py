@@ -159,6 +159,12 @@ def test_charset_from_http_header_is_used() -> None:
     assert feed.entries[0].title == "Привет"
 
 
+def test_xml_declaration_beats_the_charset_of_a_non_xml_content_type() -> None:
+    feed = parse("windows-1251.xml", content_type="text/html; charset=utf-8")
+    assert feed.entries[0].title == "Погода в Москве"
+    assert not feed.bozo
+
+
 def test_malformed_xml_is_kept_and_flagged_bozo() -> None:
     feed = parse("malformed.xml")
     assert feed.bozo and feed.bozo_reason
@@ -222,6 +228,11 @@ def test_absolute_links_in_content() -> None:
         '<a href="https://s.example/a">a</a> <img src=\'https://s.example/dir/img/b.png\'> '
         '<a href="#top">t</a> <a href="mailto:x@y.z">m</a> <a href="//cdn.example/c">c</a> '
         '<a href="https://full.example/d">d</a> <a href="https://s.example/dir/e?x=1&y=2">e</a>')
+
+
+def test_the_feed_url_must_be_absolute() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        parse_feed(b"<rss version='2.0'/>", {}, "feeds/rss.xml")
 
 
 def test_html_to_text() -> None:
