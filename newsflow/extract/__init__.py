@@ -52,7 +52,7 @@ def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _
 
 def _publisher(page: PageMeta, domain: str) -> str:
     """The site's name as it declares it, else as its <title> suffix names it."""
-    name = page.first("og:site_name", "application-name", "publisher", "twitter:site")
+    name = page.first("og:site_name", "application-name", "publisher")
     if not name and page.article:
         publisher = page.article.get("publisher")
         if isinstance(publisher, list) and publisher:

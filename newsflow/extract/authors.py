@@ -22,12 +22,14 @@ _BY = re.compile(r"^\W*(?:written\s+by|posted\s+by|reported\s+by|words\s+by|by|v
 _SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bwith\b|\||/|\n|•|·)\s*",
                     re.I)
 _NOT_A_NAME = re.compile(
-    r"\d|@|https?:|www\.|\b(?:minutes?|min|read|reading|updated|published|posted|staff|"
+    r"\d|@|https?:|www\.|\.(?:com|net|org|co|uk|de|fr|br|in)\b|"
+    r"\b(?:minutes?|min|read|reading|updated|published|posted|staff|"
     r"editor(?:ial)?s?|team|desk|news|newsroom|correspondent|reporter|writer|contributor|"
     r"associated press|reuters|agency|agencies|afp|wire|services?|admin|administrator|"
     r"guest|anonymous|unknown|photo|photos|image|video|follow|twitter|facebook|email|"
     r"contact|more|articles?|stories|bio|profile|senior|chief|deputy|political|sports|"
-    r"business|health|science|technology|international|national|world|local)\b",
+    r"business|health|science|technology|international|national|world|local|media|"
+    r"about|sobre|über|propos|autor|author|redaktion|redacción|rédaction)\b",
     re.I,
 )
 # Elements marked up as a byline: rel=author links, itemprop=author, author/byline classes.
