@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import SHINGLE_WORDS, Fingerprint
+from newsflow.dedupe.fingerprint import SHINGLE_WORDS, Fingerprint, distinct, isin_sorted
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,9 @@ def is_partial_of(a: Fingerprint, b: Fingerprint) -> bool:
     """
     if a.shingles.size == 0 or b.shingles.size == 0:
         return False
-    distinct_a = np.unique(a.shingles)
-    distinct_b = np.unique(b.shingles)
-    if float(np.isin(distinct_a, distinct_b).mean()) < 0.9:
+    distinct_a = distinct(a.shingles)
+    distinct_b = distinct(b.shingles)
+    if float(isin_sorted(distinct_a, distinct_b).mean()) < 0.9:
         return False
     if distinct_b.size >= 2 * distinct_a.size:
         return True
@@ -78,6 +78,8 @@ _MAX_PARTIAL_CHECKS = 8
 
 def canonical_ranks(members: Sequence[Entry]) -> list[tuple[object, ...]]:
     """Sort key per member: the smallest is the canonical article."""
+    if len(members) == 1:
+        return [()]
     longest = sorted(members, key=lambda m: -m.fingerprint.shingles.size)[:_MAX_PARTIAL_CHECKS]
     ranks: list[tuple[object, ...]] = []
     for entry in members:
@@ -90,7 +92,7 @@ def canonical_ranks(members: Sequence[Entry]) -> list[tuple[object, ...]]:
                 is_repost(entry, members),
                 partial,
                 entry.published_at or datetime.max.replace(tzinfo=UTC),
-                -np.unique(entry.fingerprint.shingles).size,
+                -distinct(entry.fingerprint.shingles).size,
                 entry.url,
                 entry.key,
             )

@@ -7,6 +7,7 @@ union-find instead of label propagation. Only fingerprints are kept, never bodie
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from newsflow.dedupe.canonical import Entry, choose_canonical, story_id
-from newsflow.dedupe.fingerprint import FIXED_BANDS
+from newsflow.dedupe.fingerprint import FIXED_BANDS, distinct
 from newsflow.dedupe.match import DEFAULT_RULES, MatchRules, is_copy, within_horizon
 
 # A band bucket with more members than this is a phrase every article of a site shares, not a
@@ -36,6 +37,7 @@ class Stats:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def url_key(url: str) -> str | None:
     """The key under which same-URL appearances meet; None for a site's front page."""
     parts = urlsplit(url)
@@ -83,25 +85,29 @@ def candidate_pairs(entries: Sequence[Entry], max_bucket: int = MAX_BUCKET,
     keep = flat != 0
     flat = (flat[keep] ^ (column[keep] * np.uint64(0x9E3779B97F4A7C15)))
     owner = owner[keep]
-    order = np.lexsort((owner, flat))
+    order = np.argsort(flat, kind="stable")
     flat, owner = flat[order], owner[order]
     boundaries = np.flatnonzero(np.diff(flat)) + 1
     starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [flat.size]))
-    sizes = ends - starts
-    seen: set[tuple[int, int]] = set()
-    for s, e in zip(starts[sizes > 1].tolist(), ends[sizes > 1].tolist(), strict=True):
-        if e - s > max_bucket:
+    sizes = np.diff(np.concatenate((starts, [flat.size])))
+    n = np.int64(len(entries))
+    # Buckets of two (nearly all of them) become pairs in one vectorised step ...
+    two = starts[sizes == 2]
+    first, second = owner[two].astype(np.int64), owner[two + 1].astype(np.int64)
+    differ = first != second
+    low, high = np.minimum(first, second)[differ], np.maximum(first, second)[differ]
+    codes = [low * n + high]
+    # ... larger ones pair every member with every other, unless the bucket is oversized.
+    for s, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist(), strict=True):
+        if size > max_bucket:
             if stats is not None:
                 stats.buckets_skipped += 1
             continue
-        members = sorted(set(owner[s:e].tolist()))
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                pair = (members[x], members[y])
-                if pair not in seen:
-                    seen.add(pair)
-                    yield pair
+        members = np.unique(owner[s : s + size]).astype(np.int64)
+        left, right = np.triu_indices(members.size, k=1)
+        codes.append(members[left] * n + members[right])
+    for code in distinct(np.concatenate(codes)).tolist():
+        yield divmod(code, int(n))
 
 
 def _stable64(text: str) -> int:

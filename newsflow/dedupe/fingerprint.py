@@ -181,6 +181,33 @@ class Fingerprint:
         return np.searchsorted(self.line_starts, np.arange(self.shingles.size), side="right") - 1
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a comparison: faster than ``np.unique`` here)."""
+    ordered = np.sort(values)
+    keep = np.ones(ordered.size, dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
+def distinct_first(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and the index of each one's first occurrence."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    keep = np.ones(ordered.size, dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep], order[keep]
+
+
+def isin_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Which ``values`` occur in ``sorted_set`` (sorted, distinct)."""
+    if sorted_set.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    idx = np.searchsorted(sorted_set, values)
+    idx[idx == sorted_set.size] = 0
+    found: np.ndarray = sorted_set[idx] == values
+    return found
+
+
 def band_key_strings(bands: np.ndarray) -> list[str]:
     keys: list[str] = []
     for i, h in enumerate(bands.tolist()):

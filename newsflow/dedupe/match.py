@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import Fingerprint
+from newsflow.dedupe.fingerprint import Fingerprint, distinct, distinct_first, isin_sorted
 
 HORIZON = timedelta(hours=72)
 
@@ -47,10 +47,10 @@ DEFAULT_RULES = MatchRules()
 
 def containment(a: Fingerprint, b: Fingerprint) -> float:
     """Share of ``a``'s distinct shingles that occur in ``b``."""
-    sa = np.unique(a.shingles)
+    sa = distinct(a.shingles)
     if sa.size == 0:
         return 0.0
-    return float(np.isin(sa, b.shingles).sum()) / sa.size
+    return float(isin_sorted(sa, distinct(b.shingles)).sum()) / sa.size
 
 
 def within_horizon(t1: datetime | None, t2: datetime | None, horizon: timedelta) -> bool:
@@ -71,16 +71,17 @@ def is_copy(
         return False
     if a.body_hash == b.body_hash:
         return True
-    small, large = (a, b) if np.unique(a.shingles).size <= np.unique(b.shingles).size else (b, a)
-    distinct, first = np.unique(small.shingles, return_index=True)
-    if distinct.size == 0:
+    da, db = distinct(a.shingles), distinct(b.shingles)
+    small, large, large_set = (a, b, db) if da.size <= db.size else (b, a, da)
+    values, first = distinct_first(small.shingles)
+    if values.size == 0:
         return False
-    hit = np.isin(distinct, large.shingles)
+    hit = isin_sorted(values, large_set)
     shared = int(hit.sum())
     if shared < rules.min_shared:
         return False
-    score = shared / distinct.size
-    short = distinct.size < rules.short_shingles
+    score = shared / values.size
+    short = values.size < rules.short_shingles
     needed = rules.short_containment if short else rules.min_containment
     if score < needed:
         return False
@@ -94,7 +95,7 @@ def is_copy(
     # (a number or name cut short by truncation still counts).
     if small.short and large.short:
         allowed = int(rules.max_number_miss * len(small.numbers))
-        if distinct.size >= rules.correction_shingles:
+        if values.size >= rules.correction_shingles:
             allowed = max(allowed, 1)  # a correction may change one figure of an article
         if _missing(small.numbers, large.numbers) > allowed:
             return False
