@@ -147,3 +147,34 @@ def test_dead_letters_are_failures() -> None:
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         DedupeArticles(**kwargs)  # type: ignore[arg-type]
+
+
+def test_same_article_twice_in_a_batch_is_one_copy() -> None:
+    articles, _, _ = fixture_articles()
+    original = next(a for a in articles if a.guid == "bridge-original")
+    with TestPipeline() as p:
+        out = p | beam.Create([original, original]) | DedupeArticles()
+        assert_that(
+            out.stories | beam.Map(lambda s: (s.url, s.copy_count)),
+            equal_to([(original.url, 1)]),
+            label="one story, one copy",
+        )
+        assert_that(out.dead_letter, equal_to([]), label="no dead letters")
+
+
+def test_oversized_buckets_yield_no_pairs() -> None:
+    articles, _, _ = fixture_articles()
+    body = next(a for a in articles if a.guid == "bridge-original").body
+    same = [
+        Article(url=f"https://site{i}.test/a", title="t", body=body, source=f"site{i}.test",
+                published_at=utc("2024-05-07T08:00:00Z"))
+        for i in range(3)
+    ]
+    p = TestPipeline()
+    out = p | beam.Create(same) | DedupeArticles(max_bucket=2)
+    assert_that(out.stories | beam.Map(lambda s: s.copy_count), equal_to([1, 1, 1]),
+                label="every bucket was too big to pair")
+    assert_that(out.dead_letter, equal_to([]), label="no dead letters")
+    result = p.run()
+    result.wait_until_finish()
+    assert counter(result, "buckets_oversized") > 0

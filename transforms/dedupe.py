@@ -242,12 +242,13 @@ class _PairBucketFn(beam.DoFn):
     def process(
         self, bucket: tuple[str, Iterable[tuple[str, datetime | None]]]
     ) -> Iterator[tuple[str, str]]:
-        members = sorted(dict(bucket[1]).items())
-        if len(members) < 2:
-            return
-        if len(members) > self._max_bucket:
-            self._oversized.inc()
-            return
+        seen: dict[str, datetime | None] = {}
+        for ref, stamp in bucket[1]:
+            seen[ref] = stamp
+            if len(seen) > self._max_bucket:  # a phrase every article shares: not a story
+                self._oversized.inc()
+                return
+        members = sorted(seen.items())
         for i, (ra, ta) in enumerate(members):
             for rb, tb in members[i + 1 :]:
                 if within_horizon(ta, tb, self._rules.horizon):
