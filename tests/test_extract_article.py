@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.extract import MAX_HTML_CHARS, article_from_feed, extract_article
+from newsflow.extract import (
+    MAX_HTML_CHARS,
+    MAX_PARSED_NODES,
+    article_from_feed,
+    extract_article,
+    parse_html,
+)
 from schemas.records import FeedEntry, utc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
@@ -152,3 +158,14 @@ def test_feed_entry_date_used_when_page_has_none() -> None:
     assert article.published_at == datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
     assert article.published_at_source == "feed"
     assert article.guid == "g" and article.feed_url == "f"
+
+
+def test_element_dense_page_is_cut_to_the_node_bound() -> None:
+    story = "<p>" + "A real sentence of the story that matters to its readers. " * 20 + "</p>"
+    filler = '<div><span>a</span><a href="/x">link</a></div>' * 300_000
+    html = f"<html><body>{story}{filler}</body></html>"
+    tree = parse_html(html)
+    assert tree is not None
+    assert int(tree.xpath("count(//*)")) <= MAX_PARSED_NODES * 1.05
+    article = extract_article(html, "https://example.org/dense", fetched_at=NOW)
+    assert article.body.startswith("A real sentence of the story")
