@@ -1,0 +1,154 @@
+"""The runners newsflow relies on really work here: Prism streams, Flink agrees with local.
+
+These tests set their runners up themselves (the first run builds Prism with Go and fetches the
+Flink job server with Maven, a few minutes; both are cached), hence the long timeouts. Once cached,
+each test takes seconds (Prism) to about twenty seconds (Flink).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+
+from newsflow import runners
+
+SETUP_TIMEOUT = 900  # seconds: a cold Go build of Prism takes ~4 minutes on 2 cores
+
+
+@pytest.fixture(scope="session")
+def prism() -> Path:
+    return runners.ensure_prism()
+
+
+@pytest.fixture(scope="session")
+def flink_args() -> list[str]:
+    return runners.flink_runner_args()
+
+
+@pytest.mark.timeout(SETUP_TIMEOUT)
+def test_ensure_prism_returns_an_executable_built_from_the_matching_beam_module(
+    prism: Path,
+) -> None:
+    assert prism.is_file()
+    assert os.access(prism, os.X_OK)
+    build_info = subprocess.run(
+        ["go", "version", "-m", str(prism)], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"github.com/apache/beam/sdks/v2\tv{runners.beam_version()}" in build_info
+    assert runners.ensure_prism() == prism  # cached: the same path, no rebuild
+
+
+def test_go_module_version_maps_beam_releases_and_refuses_dev_builds() -> None:
+    assert runners._go_module_version("2.77.0") == "v2.77.0"
+    assert runners._go_module_version("2.77.0rc2") == "v2.77.0-RC2"
+    with pytest.raises(ValueError, match="2.78.0.dev0"):
+        runners._go_module_version("2.78.0.dev0")
+
+
+def test_local_batch_runs_on_the_fnapi_runner_without_prism() -> None:
+    args = runners.local_runner_args(streaming=False)
+    assert "--runner=FnApiRunner" in args
+    assert not any(arg.startswith("--prism") for arg in args)
+    assert "--streaming" not in args
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(SETUP_TIMEOUT)
+def test_prism_emits_each_window_before_the_source_ends(prism: Path) -> None:
+    """Fixed 2 s windows over an 8 s PeriodicImpulse: four windows of four ticks each.
+
+    The first window's result is stamped with whether it left the GroupByKey before the last
+    window even opened (4 s before the source's end). A runner that is batch underneath (the
+    FnApiRunner, even with --streaming) groups only once the source has ended, half a second
+    before ``stop``, so its first window carries False. Prism emits it about 4 s earlier.
+    """
+    window_size, interval, ticks_per_window, windows = 2, 0.5, 4, 4
+    start = (int(time.time()) // window_size + 1) * window_size  # aligned, so counts are exact
+    stop = start + windows * window_size
+    last_window_opens = stop - window_size
+
+    def stamp(element: tuple[str, int], win: Any = beam.DoFn.WindowParam) -> tuple:
+        offset = int(win.start) - start
+        early = time.time() < last_window_opens if offset == 0 else None
+        return offset, element[1], early
+
+    options = PipelineOptions(runners.local_runner_args(streaming=True))
+    with test_pipeline.TestPipeline(options=options) as p:
+        per_window = (
+            p
+            | PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=interval)
+            | beam.Map(lambda _: ("tick", 1))
+            | beam.WindowInto(window.FixedWindows(window_size))
+            | beam.GroupByKey()
+            | beam.MapTuple(lambda key, ones: (key, sum(ones)))
+            | beam.Map(stamp)
+        )
+        assert_that(
+            per_window,
+            equal_to(
+                [(0, ticks_per_window, True)]
+                + [(w * window_size, ticks_per_window, None) for w in range(1, windows)]
+            ),
+            label="per-window counts",
+        )
+
+
+class _Classify(beam.DoFn):
+    """Sends multiples of seven to ``dead_letter``, keys the rest by their remainder mod 3."""
+
+    def process(self, number: int, excluded: list[int]):
+        if number % 7 == 0:
+            yield beam.pvalue.TaggedOutput("dead_letter", number)
+        elif number not in excluded:
+            yield f"k{number % 3}", number
+
+
+def _expected(numbers: range, excluded: list[int]) -> tuple[list, list, list]:
+    kept = [n for n in numbers if n % 7 and n not in excluded]
+    sums = [(f"k{r}", sum(n for n in kept if n % 3 == r)) for r in range(3)]
+    groups = [(f"k{r}", sorted(n for n in kept if n % 3 == r)) for r in range(3)]
+    return sums, groups, [n for n in numbers if n % 7 == 0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(SETUP_TIMEOUT)
+@pytest.mark.parametrize("runner", ["local", "flink"])
+def test_batch_pipeline_gives_the_same_output_locally_and_on_embedded_flink(
+    runner: str, request: pytest.FixtureRequest
+) -> None:
+    """Reshuffle, a side input, tagged outputs, CombinePerKey and GroupByKey on both runners."""
+    if runner == "flink":
+        args = request.getfixturevalue("flink_args")
+    else:
+        args = runners.local_runner_args(streaming=False)
+    numbers, excluded = range(100), [1, 2]
+    sums, groups, dead = _expected(numbers, excluded)
+    with test_pipeline.TestPipeline(options=PipelineOptions(args)) as p:
+        stop = p | "Excluded" >> beam.Create(excluded)
+        classified = (
+            p
+            | "Numbers" >> beam.Create(list(numbers))
+            | beam.Reshuffle()
+            | beam.ParDo(_Classify(), excluded=beam.pvalue.AsList(stop)).with_outputs(
+                "dead_letter", main="main"
+            )
+        )
+        kept = classified.main
+        assert_that(kept | beam.CombinePerKey(sum), equal_to(sums), label="sums")
+        assert_that(
+            kept | beam.GroupByKey() | beam.MapTuple(lambda k, v: (k, sorted(v))),
+            equal_to(groups),
+            label="groups",
+        )
+        assert_that(classified.dead_letter, equal_to(dead), label="dead letters")
