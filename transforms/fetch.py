@@ -169,7 +169,7 @@ def _failure(error: FetchError, now: datetime) -> Failure:
         message=error.message,
         transient=error.transient,
         at=now,
-        context={"status": error.status, "attempts": error.attempts},
+        context={"feed_url": error.url, "status": error.status, "attempts": error.attempts},
     )
 
 

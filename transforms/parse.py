@@ -149,9 +149,9 @@ class _ParseFeedsFn(beam.DoFn):
 
 def _failure(feed_url: str, kind: str, message: str, now: datetime, transient: bool,
              response: FeedResponse | None = None) -> Failure:
-    context: dict[str, Any] = {}
+    context: dict[str, Any] = {"feed_url": feed_url}
     if response is not None:
-        context = {"final_url": response.final_url,
+        context |= {"final_url": response.final_url,
                    "content_type": response.headers.get("content-type", ""),
                    "bytes": len(response.body)}
     return Failure(step=STEP, input=feed_url, error_type=kind, message=message[:500],
