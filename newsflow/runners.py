@@ -368,16 +368,26 @@ def ensure_flink_job_server(flink_version: str = FLINK_VERSION) -> Path:
 
 
 def flink_runner_args(
-    flink_master: str | None = None, worker_pool: str = "localhost:50000"
+    flink_master: str | None = None,
+    *,
+    job_endpoint: str | None = None,
+    worker_pool: str = "localhost:50000",
 ) -> list[str]:
-    """Flags running a pipeline on Flink through Beam's job server (fetched on demand).
+    """Flags running a pipeline on Flink through Beam's job server.
 
-    Without ``flink_master`` Beam starts the job server with an embedded Flink cluster
-    (``[local]``) and the SDK workers run in this process (``LOOPBACK``). With
-    ``flink_master=HOST:PORT`` (the JobManager's REST address) the job goes to that cluster and
-    its TaskManagers reach the SDK workers at ``worker_pool``, a Beam Python worker pool
-    (``--worker_pool``) running beside each TaskManager (``deploy/flink/``).
+    * Neither given: Beam starts our cached job server (fetched on demand) with an embedded Flink
+      cluster (``[local]``) and the SDK workers run in this process (``LOOPBACK``).
+    * ``flink_master=HOST:PORT`` (a JobManager's REST address): Beam starts the job server here
+      and it submits to that cluster.
+    * ``job_endpoint=HOST:PORT``: a job server already runs next to the cluster
+      (``deploy/flink/``); nothing is started or fetched here (``PortableRunner``).
+
+    On a real cluster the TaskManagers reach the SDK workers at ``worker_pool``: a Beam Python
+    worker pool (``--worker_pool``) running beside each TaskManager (``EXTERNAL``).
     """
+    remote = ["--environment_type=EXTERNAL", f"--environment_config={worker_pool}"]
+    if job_endpoint is not None:
+        return ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}", *remote]
     jar = ensure_flink_job_server()
     args = [
         "--runner=FlinkRunner",
@@ -388,9 +398,4 @@ def flink_runner_args(
     ]
     if flink_master is None:
         return [*args, "--flink_master=[local]", "--environment_type=LOOPBACK"]
-    return [
-        *args,
-        f"--flink_master={flink_master}",
-        "--environment_type=EXTERNAL",
-        f"--environment_config={worker_pool}",
-    ]
+    return [*args, f"--flink_master={flink_master}", *remote]

@@ -56,6 +56,29 @@ def test_go_module_version_maps_beam_releases_and_refuses_dev_builds() -> None:
         runners._go_module_version("2.78.0.dev0")
 
 
+def test_ensure_prism_without_go_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_CACHE", str(tmp_path))
+    monkeypatch.setattr(runners.shutil, "which", lambda name: None)
+    with pytest.raises(runners.RunnerSetupError, match="install Go"):
+        runners.ensure_prism("2.77.0")
+
+
+def test_flink_against_a_running_job_server_fetches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_CACHE", str(tmp_path))
+    args = runners.flink_runner_args(job_endpoint="jobserver:8099")
+    assert args == [
+        "--runner=PortableRunner",
+        "--job_endpoint=jobserver:8099",
+        "--environment_type=EXTERNAL",
+        "--environment_config=localhost:50000",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_local_batch_runs_on_the_fnapi_runner_without_prism() -> None:
     args = runners.local_runner_args(streaming=False)
     assert "--runner=FnApiRunner" in args
