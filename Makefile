@@ -34,13 +34,13 @@ lint: setup
 	$(BIN)/mypy newsflow transforms pipelines schemas
 
 eval: setup
-	$(BIN)/python -m eval.extract
-	$(BIN)/python -m eval.dedupe
-	$(BIN)/python -m eval.feeds
-	$(BIN)/python -m eval.site
+	$(BIN)/python eval/extract.py
+	$(BIN)/python eval/dedupe.py
+	$(BIN)/python eval/feeds.py
+	$(BIN)/python eval/site.py
 
 bench: setup
-	$(BIN)/python -m bench.pipeline
+	$(BIN)/python bench/pipeline.py
 
 es-start: setup
 	$(BIN)/newsflow es start

@@ -57,8 +57,12 @@ def serve(site: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def all_stories(config: es.EsConfig) -> list[dict[str, Any]]:
     client = config.client()
     client.indices.refresh(index=config.index)
-    resp = client.search(index=config.index, size=10000, query={"match_all": {}},
-                         source_excludes=["body", "band_keys"])
+    resp = client.search(
+        index=config.index,
+        size=10000,
+        query={"match_all": {}},
+        source_excludes=["body", "band_keys"],
+    )
     client.close()
     return [h["_source"] for h in resp["hits"]["hits"]]
 
@@ -89,10 +93,27 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
             feeds = workdir / "feeds.txt"
             feeds.write_text((site / "feeds.txt").read_text().replace("{BASE}", base))
             started = time.monotonic()
-            summary = ingest(["--feeds", str(feeds), "--es_url", es_url, "--es_index", alias,
-                              "--per_host_concurrency", "16", "--per_host_delay", "0",
-                              "--http_timeout", "5", "--http_retries", "1",
-                              "--dead_letters", str(workdir / "dead.jsonl")], quiet=True)
+            summary = ingest(
+                [
+                    "--feeds",
+                    str(feeds),
+                    "--es_url",
+                    es_url,
+                    "--es_index",
+                    alias,
+                    "--per_host_concurrency",
+                    "16",
+                    "--per_host_delay",
+                    "0",
+                    "--http_timeout",
+                    "5",
+                    "--http_retries",
+                    "1",
+                    "--dead_letters",
+                    str(workdir / "dead.jsonl"),
+                ],
+                quiet=True,
+            )
             elapsed = time.monotonic() - started
         finally:
             proc.terminate()

@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from newsflow.runners import quiet_runner_logs
+
 # (subcommand, module in newsflow.commands) in the order `newsflow --help` lists them.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("run", "run"),
@@ -24,14 +26,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("es", "es"),
     ("demo", "demo"),
 )
-
-
-class _QuietBeamImport(logging.Filter):
-    """Drop the warning `import apache_beam` logs when the GCP extras are absent (they are
-    optional: only Dataflow needs them, and its workers install them)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("apitools not found")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_QuietBeamImport())
+    quiet_runner_logs()
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.verbose:

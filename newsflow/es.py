@@ -48,14 +48,22 @@ class EsConfig:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"Elasticsearch URL must start with http:// or https://, got {self.url!r}")
-        if not self.index or self.index != self.index.lower() or any(c in self.index for c in ' "*\\<|,>/?'):
-            raise ValueError(f"invalid index alias {self.index!r} (lower case, no spaces or */\\?\"<>|,)")
+            raise ValueError(
+                f"Elasticsearch URL must start with http:// or https://, got {self.url!r}"
+            )
+        if (
+            not self.index
+            or self.index != self.index.lower()
+            or any(c in self.index for c in ' "*\\<|,>/?')
+        ):
+            raise ValueError(
+                f'invalid index alias {self.index!r} (lower case, no spaces or */\\?"<>|,)'
+            )
         if self.password is not None and not self.username:
             raise ValueError("an Elasticsearch password needs a username")
 
     def client(self, max_retries: int = 3) -> Elasticsearch:
-        auth: dict[str, Any] = {}
+        auth: dict[str, Any] = {"ca_certs": self.ca_certs} if self.ca_certs else {}
         if self.api_key:
             auth["api_key"] = self.api_key
         elif self.username:
@@ -66,7 +74,6 @@ class EsConfig:
             request_timeout=self.request_timeout,
             max_retries=max_retries,
             retry_on_timeout=True,
-            ca_certs=self.ca_certs,
             **auth,
         )
 
@@ -141,7 +148,10 @@ def build_template(alias: str, modules: set[str]) -> dict[str, Any]:
         }
         props = body["template"]["mappings"]["properties"]
         for name in ("title", "summary", "body"):
-            props[name].setdefault("fields", {})["english"] = {"type": "text", "analyzer": "english"}
+            props[name].setdefault("fields", {})["english"] = {
+                "type": "text",
+                "analyzer": "english",
+            }
     return body
 
 
@@ -151,13 +161,15 @@ def check_reachable(config: EsConfig) -> None:
     try:
         client.cluster.health(timeout="5s")
     except (TransportError, ApiError) as exc:
-        raise EsUnavailable(f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}") from None
+        raise EsUnavailable(
+            f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}"
+        ) from None
     finally:
         client.close()
 
 
 def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
-    """Install (or update) the template for ``config.index`` and create its first index and alias."""
+    """Install (or update) the template for ``config.index``; create its first index and alias."""
     own = client is None
     es = client or config.client()
     try:
@@ -173,7 +185,9 @@ def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
                 if exc.meta.status != 400 or "resource_already_exists" not in str(exc):
                     raise
     except TransportError as exc:
-        raise EsUnavailable(f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}") from None
+        raise EsUnavailable(
+            f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}"
+        ) from None
     finally:
         if own:
             es.close()
@@ -183,7 +197,12 @@ def delete_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
     """Drop the alias's indices and template (tests and `newsflow es reset`)."""
     es = client or config.client()
     try:
-        es.indices.delete(index=f"{config.index}-*", ignore_unavailable=True, allow_no_indices=True)
+        # the story indices behind the alias, and the feed state index (newsflow/feedstate.py)
+        es.indices.delete(
+            index=f"{config.index}-*,{config.index}_feeds",
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
         try:
             es.indices.delete_index_template(name=f"newsflow-{config.index}")
         except NotFoundError:
@@ -215,26 +234,47 @@ def search(
             rng["gte"] = _es_date(date_from)
         if date_to:
             rng["lte"] = _es_date(date_to)
-            if isinstance(date_to, date) and not isinstance(date_to, datetime) or (
-                isinstance(date_to, str) and len(date_to) == 10
+            if (
+                isinstance(date_to, date)
+                and not isinstance(date_to, datetime)
+                or (isinstance(date_to, str) and len(date_to) == 10)
             ):
                 rng["lte"] += "||/d"
         filters.append({"range": {"published_at": rng}})
     if source:
-        filters.append({"bool": {"should": [{"term": {"source": source}}, {"term": {"copies.source": source}}]}})
-    must: list[dict[str, Any]] = []
-    if query:
-        must.append(
+        filters.append(
             {
                 "bool": {
-                    "should": [
-                        {"multi_match": {"query": query, "fields": list(SEARCH_FIELDS), "type": "best_fields"}},
-                        {"multi_match": {"query": query, "fields": list(SEARCH_FIELDS), "type": "phrase", "boost": 2}},
-                    ]
+                    "should": [{"term": {"source": source}}, {"term": {"copies.source": source}}]
                 }
             }
         )
-    body_query = {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+    must: list[dict[str, Any]] = []
+    should: list[dict[str, Any]] = []
+    if query:
+        # simple_query_string: every word must match, "quotes" make a phrase, -word excludes;
+        # the phrase clause lifts stories where the words stand together.
+        must.append(
+            {
+                "simple_query_string": {
+                    "query": query,
+                    "fields": list(SEARCH_FIELDS),
+                    "default_operator": "and",
+                }
+            }
+        )
+        should.append(
+            {
+                "multi_match": {
+                    "query": query.replace('"', ""),
+                    "fields": list(SEARCH_FIELDS),
+                    "type": "phrase",
+                }
+            }
+        )
+    body_query = {
+        "bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters}
+    }
     es = client or config.client()
     try:
         resp = es.search(
@@ -243,7 +283,9 @@ def search(
             size=size,
             sort=None if query else [{"published_at": {"order": "desc", "missing": "_last"}}],
             highlight={
-                "fields": {"body": {"fragment_size": 160, "number_of_fragments": 1, "no_match_size": 160}},
+                "fields": {
+                    "body": {"fragment_size": 160, "number_of_fragments": 1, "no_match_size": 160}
+                },
                 "pre_tags": ["«"],
                 "post_tags": ["»"],
             },
@@ -255,7 +297,9 @@ def search(
             f"no index {config.index!r} at {config.url} yet: ingest something first (`make run`)"
         ) from None
     except TransportError as exc:
-        raise EsUnavailable(f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}") from None
+        raise EsUnavailable(
+            f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}"
+        ) from None
     finally:
         if client is None:
             es.close()
@@ -284,9 +328,26 @@ def _es_date(value: date | datetime | str) -> str:
     return value
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
+def _reason(exc: BaseException) -> str:
+    """The root cause in a few words ("connection refused"), not the client's nested repr."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        err = todo.pop()
+        if err in seen:
+            continue
+        seen.append(err)
+        todo += [e for e in (err.__cause__, err.__context__) if e is not None]
+        todo += [e for e in getattr(err, "errors", ()) if isinstance(e, BaseException)]
+    text = " ".join(str(e) for e in seen)
+    for marker in (
+        "Connection refused",
+        "timed out",
+        "Name or service not known",
+        "No route to host",
+        "certificate verify failed",
+    ):
         if marker in text:
             return marker.lower()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return first[:200] or type(exc).__name__

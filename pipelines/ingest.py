@@ -23,6 +23,7 @@ from transforms.fetch import FetchFeeds
 from transforms.index import IndexArticles
 from transforms.normalise import NormaliseArticles
 from transforms.parse import ParseFeeds
+from transforms.progress import ShowProgress
 
 LOG = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ def feed_urls(options: PipelineOptions) -> list[str]:
     return [source.url for source in sources]
 
 
-def build(p: beam.Pipeline, options: PipelineOptions, urls: list[str]) -> IngestOutputs:
-    """Apply the batch ingest transforms to ``p`` for ``urls``."""
+def build(
+    p: beam.Pipeline, options: PipelineOptions, urls: list[str], *, progress: bool = False
+) -> IngestOutputs:
+    """Apply the batch ingest transforms to ``p`` for ``urls``; ``progress`` adds progress lines."""
     feeds = options.view_as(FeedOptions)
     fetch = options.view_as(FetchOptions).fetch_config()
     es_options = options.view_as(EsOptions)
@@ -55,8 +58,21 @@ def build(p: beam.Pipeline, options: PipelineOptions, urls: list[str]) -> Ingest
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(
         fetch, fetch_pages=feeds.fetch_articles == "true"
     )
-    stories = articles.articles | "Dedupe articles" >> DedupeArticles(es=es)
-    indexed = stories.stories | "Index stories" >> IndexArticles(es, batch_size=es_options.es_batch_size)
+    normalised = articles.articles
+    if progress:
+        _ = (
+            (
+                fetched.responses | "Fetched feed URL" >> beam.Map(lambda r: r.feed_url),
+                fetched.dead_letter | "Failed feed URL" >> beam.Map(lambda f: f.input),
+            )
+            | "Feeds done" >> beam.Flatten()
+            | "Feed progress" >> ShowProgress("feeds", total=len(urls))
+        )
+        normalised = normalised | "Article progress" >> ShowProgress("articles")
+    stories = normalised | "Dedupe articles" >> DedupeArticles(es=es)
+    indexed = stories.stories | "Index stories" >> IndexArticles(
+        es, batch_size=es_options.es_batch_size
+    )
 
     dead = (
         fetched.dead_letter,

@@ -23,7 +23,9 @@ class FeedOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--feeds", help="feed list: a text file (one URL a line) or OPML")
-        parser.add_argument("--feed_url", action="append", default=[], help="a feed URL (repeatable)")
+        parser.add_argument(
+            "--feed_url", action="append", default=[], help="a feed URL (repeatable)"
+        )
         parser.add_argument(
             "--fetch_articles",
             default="true",
@@ -52,20 +54,41 @@ class FetchOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         default = FetchConfig()
-        parser.add_argument("--http_timeout", type=float, default=default.read_timeout,
-                            help="read timeout in seconds")
+        parser.add_argument(
+            "--http_timeout",
+            type=float,
+            default=default.read_timeout,
+            help="read timeout in seconds",
+        )
         parser.add_argument("--http_connect_timeout", type=float, default=default.connect_timeout)
-        parser.add_argument("--http_max_bytes", type=int, default=default.max_bytes,
-                            help="largest body accepted, after decompression")
+        parser.add_argument(
+            "--http_max_bytes",
+            type=int,
+            default=default.max_bytes,
+            help="largest body accepted, after decompression",
+        )
         parser.add_argument("--http_retries", type=int, default=default.retries)
-        parser.add_argument("--per_host_concurrency", type=int, default=default.per_host_concurrency)
-        parser.add_argument("--per_host_delay", type=float, default=default.per_host_min_delay,
-                            help="least seconds between two requests to one host")
-        parser.add_argument("--fetch_workers", type=int, default=default.max_workers,
-                            help="requests in flight per worker")
-        parser.add_argument("--user_agent", default=default.user_agent)
-        parser.add_argument("--ignore_robots", action="store_true",
-                            help="do not read robots.txt (only for your own sites)")
+        parser.add_argument(
+            "--per_host_concurrency", type=int, default=default.per_host_concurrency
+        )
+        parser.add_argument(
+            "--per_host_delay",
+            type=float,
+            default=default.per_host_min_delay,
+            help="least seconds between two requests to one host",
+        )
+        parser.add_argument(
+            "--fetch_workers",
+            type=int,
+            default=default.max_workers,
+            help="requests in flight per worker",
+        )
+        parser.add_argument("--http_user_agent", default=default.user_agent)
+        parser.add_argument(
+            "--ignore_robots",
+            action="store_true",
+            help="do not read robots.txt (only for your own sites)",
+        )
 
     def fetch_config(self) -> FetchConfig:
         return FetchConfig(
@@ -76,7 +99,7 @@ class FetchOptions(PipelineOptions):
             per_host_concurrency=self.per_host_concurrency,
             per_host_min_delay=self.per_host_delay,
             max_workers=self.fetch_workers,
-            user_agent=self.user_agent,
+            user_agent=self.http_user_agent,
             respect_robots=not self.ignore_robots,
         )
 
@@ -96,9 +119,13 @@ class EsOptions(PipelineOptions):
         parser.add_argument("--es_url", help="cluster URL (default $ES_URL, else the local node)")
         parser.add_argument("--es_index", help="index alias (default $ES_INDEX, else news)")
         parser.add_argument("--es_username", help="user for basic auth (default $ES_USERNAME)")
-        parser.add_argument("--es_password_file", help="file holding the password (else $ES_PASSWORD)")
+        parser.add_argument(
+            "--es_password_file", help="file holding the password (else $ES_PASSWORD)"
+        )
         parser.add_argument("--es_api_key_file", help="file holding an API key (else $ES_API_KEY)")
-        parser.add_argument("--es_batch_size", type=int, default=500, help="documents per bulk request")
+        parser.add_argument(
+            "--es_batch_size", type=int, default=500, help="documents per bulk request"
+        )
 
     def es_config(self) -> EsConfig:
         return EsConfig.from_env(
@@ -125,17 +152,30 @@ class OutputOptions(PipelineOptions):
 
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--dead_letters", default="deadletters/deadletters.jsonl",
-                            help="JSON-lines file for every record that failed (default %(default)s)")
-        parser.add_argument("--dead_letter_index", default=None,
-                            help="also index dead letters into this Elasticsearch index")
-        parser.add_argument("--dedupe_horizon_hours", type=float, default=72.0,
-                            help="streaming: how long a story stays open for copies in memory")
+        parser.add_argument(
+            "--dead_letters",
+            default=None,
+            help="JSON-lines file for every record that failed "
+            "(default deadletters/run-<UTC time>.jsonl)",
+        )
+        parser.add_argument(
+            "--dead_letter_index",
+            default=None,
+            help="also index dead letters into this Elasticsearch index",
+        )
+        parser.add_argument(
+            "--dedupe_horizon_hours",
+            type=float,
+            default=72.0,
+            help="streaming: how long a story stays open for copies in memory",
+        )
 
     def validate(self) -> list[str]:
         errors = []
         if self.dedupe_horizon_hours <= 0:
-            errors.append(f"--dedupe_horizon_hours must be positive, got {self.dedupe_horizon_hours}")
+            errors.append(
+                f"--dedupe_horizon_hours must be positive, got {self.dedupe_horizon_hours}"
+            )
         return errors
 
 

@@ -9,11 +9,11 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import apache_beam as beam
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-import apache_beam as beam
 
 from newsflow import es
 from schemas.records import Copy, Story
@@ -36,15 +36,25 @@ def story(n: int, published: str = "2024-03-05T12:00:00Z", **extra: object) -> S
     )
 
 
-def run_index(config: es.EsConfig, stories: list[Story], **kwargs: object) -> tuple[list[str], list[str], object]:
+def run_index(
+    config: es.EsConfig, stories: list[Story], **kwargs: object
+) -> tuple[list[str], list[str], object]:
     """Index through a real pipeline; return indexed ids, dead-letter error types and the result."""
     p = TestPipeline()
     out = p | beam.Create(stories) | IndexArticles(config, refresh=True, **kwargs)  # type: ignore[arg-type]
     indexed = sorted(s.story_id for s in stories if s.story_id.startswith("s"))
     assert_that(out.indexed, equal_to(indexed), label="indexed ids")
-    assert_that(out.dead_letter | beam.Map(lambda f: (f.input, f.error_type)),
-                equal_to([(s.story_id, "document_parsing_exception") for s in stories if s.story_id.startswith("bad")]),
-                label="dead letters")
+    assert_that(
+        out.dead_letter | beam.Map(lambda f: (f.input, f.error_type)),
+        equal_to(
+            [
+                (s.story_id, "document_parsing_exception")
+                for s in stories
+                if s.story_id.startswith("bad")
+            ]
+        ),
+        label="dead letters",
+    )
     result = p.run()
     result.wait_until_finish()
     return indexed, [], result
@@ -75,12 +85,18 @@ def test_template_adds_language_analysis_only_where_the_cluster_has_it() -> None
     minimal = es.build_template("news", {"x-pack-core"})
     full = es.build_template("news", {"x-pack-core", "analysis-common"})
     assert "english" not in minimal["template"]["mappings"]["properties"]["body"].get("fields", {})
-    assert full["template"]["mappings"]["properties"]["body"]["fields"]["english"]["analyzer"] == "english"
+    assert (
+        full["template"]["mappings"]["properties"]["body"]["fields"]["english"]["analyzer"]
+        == "english"
+    )
     assert minimal["index_patterns"] == ["news-*"]
 
 
 def test_index_then_search_round_trip_and_metrics(es_config: es.EsConfig) -> None:
-    stories = [story(1), story(2, title="Council approves new tram line", body="Trams will run by 2026.")]
+    stories = [
+        story(1),
+        story(2, title="Council approves new tram line", body="Trams will run by 2026."),
+    ]
     _, _, result = run_index(es_config, stories)
     found = es.search(es_config, "tram line")
     assert [h["story_id"] for h in found["hits"]] == ["s0002"]
@@ -123,7 +139,9 @@ def test_rejected_document_goes_to_dead_letters_and_the_rest_lands(es_config: es
 
 def test_unreachable_elasticsearch_is_one_clear_error_naming_the_url() -> None:
     config = es.EsConfig(url="http://127.0.0.1:9", index="news")
-    with pytest.raises(es.EsUnavailable, match=r"Elasticsearch at http://127.0.0.1:9 is unreachable"):
+    with pytest.raises(
+        es.EsUnavailable, match=r"Elasticsearch at http://127.0.0.1:9 is unreachable"
+    ):
         es.check_reachable(config)
     with pytest.raises(es.EsUnavailable, match="http://127.0.0.1:9"):
         es.ensure_index(config)
@@ -145,7 +163,10 @@ class _Throttle:
                 data = self.rfile.read(length) if length else None
                 if "_bulk" in self.path and proxy.refused < proxy.refuse:
                     proxy.refused += 1
-                    body = b'{"error":{"type":"es_rejected_execution_exception","reason":"busy"},"status":429}'
+                    body = (
+                        b'{"error":{"type":"es_rejected_execution_exception","reason":"busy"},'
+                        b'"status":429}'
+                    )
                     self.send_response(429)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("X-elastic-product", "Elasticsearch")
@@ -153,8 +174,14 @@ class _Throttle:
                     self.end_headers()
                     self.wfile.write(body)
                     return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                req = urllib.request.Request(proxy.upstream + self.path, data=data, method=self.command, headers=headers)
+                headers = {
+                    k: v
+                    for k, v in self.headers.items()
+                    if k.lower() not in ("host", "content-length")
+                }
+                req = urllib.request.Request(
+                    proxy.upstream + self.path, data=data, method=self.command, headers=headers
+                )
                 try:
                     resp = urllib.request.urlopen(req, timeout=30)
                 except urllib.error.HTTPError as err:
@@ -189,7 +216,9 @@ def throttle(es_config: es.EsConfig) -> Iterator[_Throttle]:
     proxy.close()
 
 
-def test_real_429_is_retried_until_the_batch_lands(es_config: es.EsConfig, throttle: _Throttle) -> None:
+def test_real_429_is_retried_until_the_batch_lands(
+    es_config: es.EsConfig, throttle: _Throttle
+) -> None:
     via_proxy = es.EsConfig(url=throttle.url, index=es_config.index)
     run_index(via_proxy, [story(1), story(2), story(3)], initial_backoff=0.1)
     assert throttle.refused == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from newsflow.es import template_source
-from schemas.records import Article, Copy, FeedEntry, Failure, Story
+from schemas.records import Article, Copy, Failure, FeedEntry, Story
 
 KIBANA = Path(__file__).parent.parent / "schemas" / "kibana" / "objects.ndjson"
 
@@ -22,7 +22,9 @@ def mapped_fields() -> dict[str, dict]:
 
 def test_template_maps_exactly_the_story_fields() -> None:
     assert set(mapped_fields()) == {f.name for f in dataclasses.fields(Story)}
-    assert set(mapped_fields()["copies"]["properties"]) == {f.name for f in dataclasses.fields(Copy)}
+    assert set(mapped_fields()["copies"]["properties"]) == {
+        f.name for f in dataclasses.fields(Copy)
+    }
 
 
 def test_time_fields_are_dates_in_the_template() -> None:
@@ -47,13 +49,22 @@ def test_kibana_objects_use_mapped_fields() -> None:
 def test_records_round_trip_through_orjson_and_pickle() -> None:
     when = datetime(2024, 3, 5, 12, 30, tzinfo=UTC)
     story = Story(
-        story_id="s1", url="https://a.example/x", title="T", body="B", published_at=when,
-        copies=[Copy(url="https://a.example/x", source="a.example", published_at=when)], copy_count=1,
+        story_id="s1",
+        url="https://a.example/x",
+        title="T",
+        body="B",
+        published_at=when,
+        copies=[Copy(url="https://a.example/x", source="a.example", published_at=when)],
+        copy_count=1,
     )
     data = orjson.loads(story.to_json())
     assert data["published_at"] == "2024-03-05T12:30:00Z"
     assert data["copies"][0]["published_at"] == "2024-03-05T12:30:00Z"
     assert Story.from_dict(data) == story
-    for record in (story, Article(url="u", title="t", body="b", published_at=when),
-                   FeedEntry(feed_url="f", url="u", guid="g"), Failure("s", "i", "e", "m")):
+    for record in (
+        story,
+        Article(url="u", title="t", body="b", published_at=when),
+        FeedEntry(feed_url="f", url="u", guid="g"),
+        Failure("s", "i", "e", "m"),
+    ):
         assert pickle.loads(pickle.dumps(record)) == record

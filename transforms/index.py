@@ -139,7 +139,7 @@ class _BulkIndexFn(beam.DoFn):
                 # finish_bundle has no current element: outputs must carry their own window.
                 tag = out.tag if isinstance(out, beam.pvalue.TaggedOutput) else None
                 value = out.value if tag else out
-                wv = WindowedValue(value, timestamp or MIN_TIMESTAMP, [window or GlobalWindow()])
+                wv = WindowedValue(value, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
                 out = beam.pvalue.TaggedOutput(tag, wv) if tag else wv
             yield out
 
@@ -148,7 +148,12 @@ class _BulkIndexFn(beam.DoFn):
     ) -> Iterable[tuple[bool, Story, Any, Any, dict[str, Any]]]:
         by_id = {story.story_id: (story, window, ts) for _, story, window, ts in batch}
         actions = (
-            {"_op_type": "index", "_index": self._es.index, "_id": story.story_id, "_source": source}
+            {
+                "_op_type": "index",
+                "_index": self._es.index,
+                "_id": story.story_id,
+                "_source": source,
+            }
             for source, story, _, _ in batch
         )
         seen: set[str] = set()
@@ -176,7 +181,13 @@ class _BulkIndexFn(beam.DoFn):
         # A transport failure can end the generator early: nothing may be lost silently.
         for doc_id, (story, window, ts) in by_id.items():
             if doc_id not in seen:
-                yield False, story, window, ts, {"error": {"type": "no_response", "reason": "no bulk result"}}
+                yield (
+                    False,
+                    story,
+                    window,
+                    ts,
+                    {"error": {"type": "no_response", "reason": "no bulk result"}},
+                )
 
 
 def _failure(story: Story, info: dict[str, Any]) -> Failure:

@@ -15,13 +15,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PATH = "deadletters/deadletters.jsonl"
+DEFAULT_DIR = "deadletters"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("deadletters", help="list dead letters; retry the transient ones")
     p.add_argument("action", choices=("list", "retry"), nargs="?", default="list")
-    p.add_argument("--path", default=DEFAULT_PATH, help="dead-letter file (default %(default)s)")
+    p.add_argument("--path", help=f"dead-letter file (default: the newest in {DEFAULT_DIR}/)")
     p.add_argument("--all", action="store_true", help="list: every record, not just the counts")
     p.set_defaults(func=run, pass_through=True)
 
@@ -48,26 +48,33 @@ def retry_feeds(records: list[dict[str, Any]]) -> list[str]:
         if not record.get("transient"):
             continue
         context = record.get("context") or {}
-        feed = context.get("feed_url") or (record["input"] if "feed" in record.get("step", "") else None)
+        feed = context.get("feed_url") or (
+            record["input"] if "feed" in record.get("step", "") else None
+        )
         if feed:
             feeds[feed] = None
     return list(feeds)
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.path)
+    runs = sorted(Path(DEFAULT_DIR).glob("run-*.jsonl"))
+    path = Path(args.path) if args.path else (runs[-1] if runs else Path(DEFAULT_DIR, "none"))
     if not path.exists():
         print(f"no dead letters at {path}", file=sys.stderr)
         return 0
     records = load(path)
     if args.action == "list":
-        counts = Counter((r.get("step"), r.get("error_type"), bool(r.get("transient"))) for r in records)
+        counts = Counter(
+            (r.get("step"), r.get("error_type"), bool(r.get("transient"))) for r in records
+        )
         print(f"{len(records)} dead letters in {path}")
         for (step, error, transient), n in counts.most_common():
             print(f"{n:>6}  {step:<16} {error:<28} {'transient' if transient else 'permanent'}")
         if args.all:
             for r in records:
-                print(f"{r.get('step')}\t{r.get('error_type')}\t{r.get('input')}\t{r.get('message')}")
+                print(
+                    f"{r.get('step')}\t{r.get('error_type')}\t{r.get('input')}\t{r.get('message')}"
+                )
         return 0
     feeds = retry_feeds(records)
     if not feeds:

@@ -10,7 +10,9 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("es", help="start, stop or describe the local Elasticsearch node")
     p.add_argument("action", choices=("start", "stop", "status"))
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default 9200 or $NEWSFLOW_ES_PORT)")
+    p.add_argument(
+        "--port", type=int, default=None, help="HTTP port (default 9200 or $NEWSFLOW_ES_PORT)"
+    )
     p.add_argument("--heap", default="1g", help="JVM heap, e.g. 1g (default)")
     p.add_argument("--json", action="store_true", help="print status as JSON")
     p.set_defaults(func=run)

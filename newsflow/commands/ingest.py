@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+DEAD_LETTER_DIR = "deadletters"
+
 # Counters the summary reports, in order, with their labels.
 SUMMARY_COUNTERS = (
     ("feeds_fetched", "feeds fetched"),
@@ -22,8 +24,12 @@ SUMMARY_COUNTERS = (
     ("feeds_failed", "feeds failed"),
     ("entries_parsed", "entries parsed"),
     ("entries_skipped_seen", "entries already seen"),
-    ("articles_normalised", "articles"),
-    ("articles_from_feed", "  of which from feed text"),
+    ("pages_fetched", "pages fetched"),
+    ("pages_failed", "pages failed"),
+    ("articles_from_page", "articles from pages"),
+    ("articles_from_feed", "articles from feed text"),
+    ("articles_truncated", "  of which truncated copies"),
+    ("articles_failed", "articles without text"),
     ("stories_new", "new stories"),
     ("copies_merged", "copies merged"),
     ("docs_indexed", "documents indexed"),
@@ -53,8 +59,14 @@ class Summary:
     elapsed: float = 0.0
 
     @property
+    def articles(self) -> int:
+        return self.counters.get("articles_from_page", 0) + self.counters.get(
+            "articles_from_feed", 0
+        )
+
+    @property
     def articles_per_second(self) -> float:
-        return self.counters.get("articles_normalised", 0) / self.elapsed if self.elapsed else 0.0
+        return self.articles / self.elapsed if self.elapsed else 0.0
 
     def lines(self) -> list[str]:
         out = [f"{label:<28}{self.counters.get(name, 0):>8}" for name, label in SUMMARY_COUNTERS]
@@ -81,7 +93,7 @@ def counters_of(result: Any) -> dict[str, int]:
 
 
 def run_ingest(argv: list[str], *, quiet: bool = False) -> int:
-    """Parse ``argv`` as pipeline options, run the job, print the summary; return the exit status."""
+    """Parse ``argv`` as pipeline options, run the job, print the summary; return exit status."""
     summary = ingest(argv, quiet=quiet)
     if summary is None:
         return 1
@@ -115,13 +127,20 @@ def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
         return None
     if options.view_as(StandardOptions).runner is None:
         options = PipelineOptions(argv + runners.local_runner_args(streaming=False))
-    dead_path = Path(options.view_as(OutputOptions).dead_letters)
+    output = options.view_as(OutputOptions)
+    if not output.dead_letters:
+        output.dead_letters = time.strftime(
+            f"{DEAD_LETTER_DIR}/run-%Y%m%dT%H%M%SZ.jsonl", time.gmtime()
+        )
+    dead_path = Path(output.dead_letters)
     dead_path.parent.mkdir(parents=True, exist_ok=True)
     if not quiet:
-        print(f"ingesting {len(urls)} feeds into {config.url} (alias {config.index})", file=sys.stderr)
+        print(
+            f"ingesting {len(urls)} feeds into {config.url} (alias {config.index})", file=sys.stderr
+        )
     started = time.monotonic()
     p = beam.Pipeline(options=options)
-    pipeline.build(p, options, urls)
+    pipeline.build(p, options, urls, progress=not quiet)
     result = p.run()
     result.wait_until_finish()
     elapsed = time.monotonic() - started

@@ -18,13 +18,21 @@ DEMO_PORT = 8765
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("run", help="set up and run the job on the demo site or a feed list (make run)")
+    p = sub.add_parser(
+        "run", help="set up and run the job on the demo site or a feed list (make run)"
+    )
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--demo", action="store_true", help="the project's demo news site on loopback")
+    which.add_argument(
+        "--demo", action="store_true", help="the project's demo news site on loopback"
+    )
     which.add_argument("--feeds", help="a feed list file (text or OPML) of real feeds")
     p.add_argument("--demo_dir", default="var/demo-site", help="where the demo site is built")
-    p.add_argument("--demo_port", type=int, default=int(os.environ.get("NEWSFLOW_DEMO_PORT", DEMO_PORT)),
-                   help="fixed port, so re-runs see the same URLs (default %(default)s)")
+    p.add_argument(
+        "--demo_port",
+        type=int,
+        default=int(os.environ.get("NEWSFLOW_DEMO_PORT", DEMO_PORT)),
+        help="fixed port, so re-runs see the same URLs (default %(default)s)",
+    )
     p.set_defaults(func=run, pass_through=True)
 
 
@@ -33,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
     es_url = os.environ.get("ES_URL")
     if not es_url:
-        print("starting the local Elasticsearch node (first time: fetches it from Maven Central)...",
-              file=sys.stderr)
+        print(
+            "starting the local Elasticsearch node (first time: fetches it from Maven Central)...",
+            file=sys.stderr,
+        )
         try:
             es_url = esnode.start().url
         except esnode.NodeError as exc:
@@ -53,11 +63,16 @@ def _run_demo(args: argparse.Namespace, es_url: str) -> int:
     with SiteServer(site.root, port=args.demo_port) as server:
         feeds = Path(args.demo_dir) / "feeds.local.txt"
         feeds.write_text("\n".join(site.feed_urls(server.url)) + "\n")
-        print(f"serving the demo site ({len(site.articles)} articles, {len(site.feeds)} feeds) at "
-              f"{server.url}", file=sys.stderr)
+        print(
+            f"serving the demo site ({len(site.articles)} articles, {len(site.feeds)} feeds) at "
+            f"{server.url}",
+            file=sys.stderr,
+        )
         # Our own server on loopback: no need to be gentle with it.
         flags = ["--per_host_concurrency", "16", "--per_host_delay", "0", "--http_timeout", "5"]
-        return _ingest_and_show(["--feeds", str(feeds), "--es_url", es_url, *flags, *args.rest], site)
+        return _ingest_and_show(
+            ["--feeds", str(feeds), "--es_url", es_url, *flags, *args.rest], site
+        )
 
 
 def _ingest_and_show(argv: list[str], site: Any) -> int:
@@ -77,7 +92,8 @@ def _ingest_and_show(argv: list[str], site: Any) -> int:
         print(f"\n$ newsflow search {title}   → {result['total']} stories")
         for hit in result["hits"]:
             when = (hit.get("published_at") or "undated")[:10]
-            print(f"  {when}  {hit.get('source', ''):<22} {hit['title'][:70]}  ({hit.get('copy_count', 1)} places)")
+            places = hit.get("copy_count", 1)
+            print(f"  {when}  {hit.get('source', ''):<22} {hit['title'][:70]}  ({places} places)")
     return 0 if summary.ok() else 1
 
 
@@ -92,7 +108,11 @@ def _example_searches(config: Any, site: Any) -> list[tuple[str, dict[str, Any]]
     if site is not None:
         # The demo's first hand-written story: a phrase a reader would type.
         first = next(a for a in site.articles.values() if a["original"])
-        top = {"title": first["title"], "published_at": first["published_at"], "source": first["outlet"]}
+        top = {
+            "title": first["title"],
+            "published_at": first["published_at"],
+            "source": first["outlet"],
+        }
     phrase = " ".join(top["title"].split()[:4])
     day = str(top.get("published_at") or datetime.now().isoformat())[:10]
     return [

@@ -17,8 +17,12 @@ def add_es_arguments(parser: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("search", help="search the archive: full text, dates, source")
     p.add_argument("query", nargs="?", default="", help="words or a phrase; empty lists the newest")
-    p.add_argument("--from", dest="date_from", help="published on or after (YYYY-MM-DD or ISO time)")
-    p.add_argument("--to", dest="date_to", help="published on or before (a bare date includes that day)")
+    p.add_argument(
+        "--from", dest="date_from", help="published on or after (YYYY-MM-DD or ISO time)"
+    )
+    p.add_argument(
+        "--to", dest="date_to", help="published on or before (a bare date includes that day)"
+    )
     p.add_argument("--source", help="only stories from (or copied by) this domain")
     p.add_argument("--size", type=int, default=10, help="how many results (default 10)")
     p.add_argument("--json", action="store_true", help="one JSON object per result")
@@ -31,7 +35,9 @@ def _check_date(value: str | None, flag: str) -> None:
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise SystemExit(f"newsflow search: {flag} {value!r} is not a date (YYYY-MM-DD)") from None
+            raise SystemExit(
+                f"newsflow search: {flag} {value!r} is not a date (YYYY-MM-DD)"
+            ) from None
 
 
 def run(args: argparse.Namespace) -> int:
