@@ -22,6 +22,7 @@ import argparse
 import gzip
 import hashlib
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
@@ -370,17 +371,24 @@ def _write_port_file(path: str | Path, port: int) -> None:
     tmp.replace(path)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(
     root: str | Path, *, host: str = "127.0.0.1", port: int = 0,
     port_file: str | Path | None = None, log_path: str | Path | None = None,
     slow_seconds: float = 30.0,
 ) -> int:
-    """Serve ``root`` until Ctrl-C; print the URL first (and write the port to ``port_file``)."""
+    """Serve ``root`` until Ctrl-C or SIGTERM; print the URL first (and write the port to
+    ``port_file``)."""
     server = SiteServer(root, host=host, port=port, slow_seconds=slow_seconds,
                         log_path=log_path).bind()
     if port_file:
         _write_port_file(port_file, int(server.url.rsplit(":", 1)[1]))
     print(server.url, flush=True)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -224,4 +224,4 @@ def test_command_line_writes_the_port_file_and_serves(site: Path, tmp_path: Path
         conn.close()
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+    assert proc.wait(timeout=10) == 0  # SIGTERM stops it cleanly
