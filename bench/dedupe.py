@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from newsflow.dedupe import Entry  # noqa: E402
 from newsflow.dedupe.cluster import candidate_pairs  # noqa: E402
-from newsflow.dedupe.fingerprint import fingerprints  # noqa: E402
+from newsflow.dedupe.signature import fingerprints  # noqa: E402
 
 WORDS_PER_ARTICLE = 1000
 PARAGRAPHS = 12

@@ -32,7 +32,7 @@ from newsflow.dedupe import (
     same_story,
     url_key,
 )
-from newsflow.dedupe.fingerprint import minhash, shingle_hashes, token_hashes
+from newsflow.dedupe.signature import minhash, shingle_hashes, token_hashes
 from newsflow.dedupe.text import body_hash, content_lines, strip_dateline
 from schemas.records import utc
 

@@ -32,8 +32,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.dedupe import DEFAULT_RULES, MatchRules, is_copy, same_story, url_key
 from newsflow.dedupe.cluster import url_band_key
-from newsflow.dedupe.fingerprint import Fingerprint, fingerprints
 from newsflow.dedupe.match import within_horizon
+from newsflow.dedupe.signature import Fingerprint, fingerprints
 from newsflow.dedupe.story import (
     Member,
     build_story,

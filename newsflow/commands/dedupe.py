@@ -37,7 +37,7 @@ def dedupe_lines(lines: IO[bytes], out: IO[bytes], stats: Any = None) -> int:
     import orjson
 
     from newsflow.dedupe import Entry, dedupe
-    from newsflow.dedupe.fingerprint import fingerprints
+    from newsflow.dedupe.signature import fingerprints
     from schemas.records import utc
 
     entries: list[Entry] = []

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import SHINGLE_WORDS, Fingerprint, distinct, isin_sorted
+from newsflow.dedupe.signature import SHINGLE_WORDS, Fingerprint, distinct, isin_sorted
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from newsflow.dedupe.canonical import Entry, choose_canonical, story_id
-from newsflow.dedupe.fingerprint import FIXED_BANDS, distinct
 from newsflow.dedupe.match import DEFAULT_RULES, MatchRules, is_copy, within_horizon
+from newsflow.dedupe.signature import FIXED_BANDS, distinct
 
 # A band bucket with more members than this is a phrase every article of a site shares, not a
 # story: it yields no pairs (the other bands still do). Counted in ``Stats.buckets_skipped``.

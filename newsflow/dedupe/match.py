@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from newsflow.dedupe.fingerprint import Fingerprint, distinct, distinct_first, isin_sorted
+from newsflow.dedupe.signature import Fingerprint, distinct, distinct_first, isin_sorted
 
 HORIZON = timedelta(hours=72)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from newsflow.dedupe.canonical import Entry, canonical_ranks, story_id
 from newsflow.dedupe.cluster import url_band_key
-from newsflow.dedupe.fingerprint import Fingerprint, band_key_strings, fingerprint
+from newsflow.dedupe.signature import Fingerprint, band_key_strings, fingerprint
 from schemas.records import Article, Copy, Story
 
 # A story stores at most this many band keys (the canonical's first, then its copies').

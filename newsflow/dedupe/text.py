@@ -67,8 +67,10 @@ _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 
 def fold(text: str) -> str:
     """Unicode-compatible, lower-case, ASCII-punctuated text with single spaces inside lines."""
+    if text.isascii():  # the common case: nothing to normalise but case and backticks
+        return text.lower().replace("`", "'")
     text = unicodedata.normalize("NFKC", text).translate(_PUNCT).lower()
-    if not text.isascii() and _NO_SPACE_SCRIPT.search(text):
+    if _NO_SPACE_SCRIPT.search(text):
         text = _NO_SPACE_SCRIPT.sub(r" \1 ", text)
     return text
 
@@ -163,7 +165,7 @@ def names(body: str) -> frozenset[str]:
 
 def body_hash(body: str) -> str:
     """A hash of the whole body's words, blind to case, quote style, dateline and whitespace."""
-    from newsflow.dedupe.fingerprint import fingerprint
+    from newsflow.dedupe.signature import fingerprint
 
     return fingerprint(body).body_hash
 

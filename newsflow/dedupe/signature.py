@@ -82,11 +82,11 @@ def token_hashes(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
         return np.empty(0, dtype=_U64), np.empty(0, dtype=np.int64)
     data = np.frombuffer(raw + bytes(_CHUNKS * 8), dtype=np.uint8)
     word = _WORD_BYTE[data[: len(raw)]].view(np.int8)
-    edges = np.diff(word, prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    if starts.size == 0:
+    edges = np.flatnonzero(np.diff(word, prepend=np.int8(0), append=np.int8(0)))
+    if edges.size == 0:
         return np.empty(0, dtype=_U64), np.empty(0, dtype=np.int64)
-    lengths = np.flatnonzero(edges == -1) - starts
+    starts = edges[0::2]  # word edges alternate: a start, then the end after it
+    lengths = edges[1::2] - starts
     words64 = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
     acc = lengths.astype(_U64) * _SHINGLE_MUL[7]
     acc += (words64[starts] & _BYTE_MASKS[np.minimum(lengths, 8)]) * _SHINGLE_MUL[0]
@@ -97,7 +97,11 @@ def token_hashes(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
         rest = np.minimum(lengths[longer] - 8 * c, 8)
         chunk = words64[starts[longer] + 8 * c] & _BYTE_MASKS[rest]
         acc[longer] += chunk * _SHINGLE_MUL[c]
-    newlines = np.flatnonzero(data[: len(raw)] == 10)
+    if len(raw) == sum(len(ln) for ln in lines) + len(lines) - 1:  # ASCII: chars are bytes
+        newlines = np.cumsum(np.fromiter((len(ln) + 1 for ln in lines), np.int64, len(lines)))
+        newlines = newlines[:-1] - 1
+    else:
+        newlines = np.flatnonzero(data[: len(raw)] == 10)
     return _mix(acc), np.searchsorted(newlines, starts)
 
 
