@@ -37,6 +37,8 @@ class MatchRules:
     max_number_miss: float = 0.2  # share of the shorter body's numbers the longer may lack
     max_name_miss: float = 0.1  # and of its names (short bodies)
     correction_shingles: int = 100  # from this length one changed figure is a correction
+    furniture_line_shingles: int = 20  # unmatched lines shorter than this are furniture ...
+    max_furniture: float = 0.25  # ... up to this share of the shorter body
     one_paragraph_share: float = 0.9  # matched shingles within one paragraph: boilerplate ...
     excerpt_containment: float = 0.9  # ... unless that paragraph is nearly all of the body
     horizon: timedelta = HORIZON
@@ -83,25 +85,44 @@ def is_copy(
     score = shared / values.size
     short = values.size < rules.short_shingles
     needed = rules.short_containment if short else rules.min_containment
+    lines_of_values = small.shingle_lines()[first]
+    if score < needed and small.line_starts.size > 1:
+        # Short lines with nothing in common are page furniture the normaliser left
+        # ("Email this article to a friend"): they do not count against a copy.
+        per_line = np.bincount(lines_of_values)
+        matched_lines = np.bincount(lines_of_values[hit], minlength=per_line.size)
+        furniture = (matched_lines == 0) & (per_line < rules.furniture_line_shingles)
+        ignored = min(int(per_line[furniture].sum()), int(rules.max_furniture * values.size))
+        score = shared / (values.size - ignored)
     if score < needed:
         return False
     # Shared boilerplate: what they have in common is one paragraph of the shorter body,
     # and the rest of it is different.
-    if small.line_starts.size > 1 and score < rules.excerpt_containment:
-        counts = np.bincount(small.shingle_lines()[first[hit]])
-        if counts.max() >= rules.one_paragraph_share * shared:
+    # An excerpt (its lead paragraph and a line crediting the source) is not that case.
+    if small.line_starts.size > 1 and shared < rules.excerpt_containment * values.size:
+        counts = np.bincount(lines_of_values[hit])
+        top = int(counts.argmax())
+        excerpt = top == 0 and bool(small.credits)
+        if counts[top] >= rules.one_paragraph_share * shared and not excerpt:
             return False
-    # Template items (short): a copy states the same numbers and names as the text it copies
-    # (a number or name cut short by truncation still counts).
+    # Template items (short): each states numbers or names the other lacks. A copy does not:
+    # whichever of the two is cut short, its numbers and names are all in the other (a
+    # number or name cut mid-way still counts). One changed figure is a correction.
     if small.short and large.short:
-        allowed = int(rules.max_number_miss * len(small.numbers))
+        allowed = int(rules.max_number_miss * min(len(small.numbers), len(large.numbers)))
         if values.size >= rules.correction_shingles:
-            allowed = max(allowed, 1)  # a correction may change one figure of an article
-        if _missing(small.numbers, large.numbers) > allowed:
+            allowed = max(allowed, 1)
+        if _both_miss(small.numbers, large.numbers) > allowed:
             return False
-        if _missing(small.names, large.names) > int(rules.max_name_miss * len(small.names)):
+        allowed = int(rules.max_name_miss * min(len(small.names), len(large.names)))
+        if _both_miss(small.names, large.names) > allowed:
             return False
     return True
+
+
+def _both_miss(a: frozenset[str], b: frozenset[str]) -> int:
+    """How many items the side missing fewer of the other's items misses."""
+    return min(_missing(a, b), _missing(b, a))
 
 
 def _missing(small: frozenset[str], large: frozenset[str]) -> int:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 MIN_LINE_WORDS = 6
 # ... unless dropping them would leave less than this share of the words (a list-shaped item).
 MIN_KEPT_SHARE = 0.5
+# Lines of at least this many words are sentences (numbers in shorter lines may be furniture).
+PROSE_WORDS = 12
 
 _PUNCT = str.maketrans(
     {
@@ -59,7 +61,7 @@ _AGENCY_ONLY = re.compile(
 )
 _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
-_NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][a-z]+")
+_NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][^\W\d_]+")
 _WS = re.compile(r"\s+")
 _SENTENCE_END = (".", "!", "?", '"', "'", ")", "]", ":", ";")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
@@ -139,10 +141,16 @@ def prepare(body: str) -> Prepared:
         prose=prose,
         complete=complete,
         credits=frozenset(credited),
-        numbers=frozenset(_NUMBER.findall(" ".join(content))) if short else frozenset(),
+        numbers=numbers(content) if short else frozenset(),
         names=names(raw) if short else frozenset(),
         words=total,
     )
+
+
+def numbers(lines: list[str]) -> frozenset[str]:
+    """The numbers stated in sentences (lines of a dozen words or more, not furniture)."""
+    prose = " ".join(ln for ln in lines if ln.count(" ") >= PROSE_WORDS - 1)
+    return frozenset(_NUMBER.findall(prose))
 
 
 def content_lines(body: str) -> list[str]:
