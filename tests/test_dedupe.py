@@ -270,3 +270,30 @@ def test_fingerprint_pickles_compactly() -> None:
     fp = fingerprint(" ".join(f"word{i}" for i in range(1000)))
     assert pickle.loads(pickle.dumps(fp)).band_keys == fp.band_keys
     assert len(pickle.dumps(fp)) < 8000
+
+
+def test_furniture_lines_do_not_count_against_a_copy() -> None:
+    original = entry("library-original")
+    paragraphs = ARTICLES["library-original"]["body"].split("\n\n")
+    junk = [
+        "Sign up for our free newsletter to get the top stories in your inbox each morning",
+        "Follow us on all the usual social networks for more news from around the region",
+        "Email this article to a friend",
+    ]
+    body = "\n\n".join([paragraphs[0], junk[0], paragraphs[1], junk[1], junk[2]])
+    copy = Entry("c", "https://agg.test/1", "agg.test", original.published_at, fingerprint(body))
+    assert containment(copy.fingerprint, original.fingerprint) < 0.7  # raw share is low ...
+    assert same_story(copy, original)  # ... but the unmatched short lines are furniture
+    assert not same_story(copy, original, MatchRules(max_furniture=0.0))
+
+
+def test_numbers_cut_off_by_truncation_do_not_split_a_copy() -> None:
+    full = "The club sold 1,250 season tickets on Monday and expects to pass 4,000 by July."
+    text = full + " Ticket prices start at 120 pounds for adults this year."
+    junk = " ".join(["and", "more", "words", "of", "page", "furniture"] * 4)
+    original = fingerprint(text)
+    cut = fingerprint(text[:60] + "\n\n" + junk)  # longer than the original, yet cut short
+    assert cut.shingles.size > original.shingles.size
+    assert original.numbers - cut.numbers  # the copy lost a figure to the cut ...
+    loose = MatchRules(min_containment=0.3, short_containment=0.3, max_furniture=0.0)
+    assert is_copy(original, cut, rules=loose)  # ... which is no reason to split it

@@ -98,12 +98,12 @@ def is_copy(
         return False
     # Shared boilerplate: what they have in common is one paragraph of the shorter body,
     # and the rest of it is different.
-    # An excerpt (its lead paragraph and a line crediting the source) is not that case.
+    # When that paragraph is the lead, the shorter body is an excerpt or a truncated copy
+    # with some furniture after it, not that case.
     if small.line_starts.size > 1 and shared < rules.excerpt_containment * values.size:
         counts = np.bincount(lines_of_values[hit])
         top = int(counts.argmax())
-        excerpt = top == 0 and bool(small.credits)
-        if counts[top] >= rules.one_paragraph_share * shared and not excerpt:
+        if top != 0 and counts[top] >= rules.one_paragraph_share * shared:
             return False
     # Template items (short): each states numbers or names the other lacks. A copy does not:
     # whichever of the two is cut short, its numbers and names are all in the other (a
