@@ -28,7 +28,7 @@ Beam 2.77's defaults do not fit this project, so the choice is made here, delibe
   lists them. The portable job API lets a Python 2.77 SDK submit to that 2.62 job server.
 
 Each ``*_args`` helper returns plain pipeline flags, so the same strings work on the command
-line, in tests (``TestPipeline(argv=...)``) and in deploy files.
+line, in tests (``TestPipeline(options=PipelineOptions(args))``) and in deploy files.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
 FLINK_VERSION = "1.19"
 FLINK_FALLBACK_BEAM_JAVA = "2.62.0"
 FLINK_JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
-# Flink 1.19 on Java 17 needs these opened, as Flink's own launch scripts do.
+# What Flink's own launch scripts open on Java 17 (its Kryo serialiser reflects into JDK classes).
+# Small pipelines ran without them; state-heavy jobs are where their absence would show.
 _FLINK_JVM_FLAGS = [
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
     "--add-opens=java.base/java.util=ALL-UNNAMED",
