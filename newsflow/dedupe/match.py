@@ -3,14 +3,17 @@
 Band keys only say two articles *might* be copies. This check decides, with containment
 rather than Jaccard: the share of the shorter body's shingles found in the longer one is near
 1 for a truncated copy, an excerpt, a copy with a paragraph cut or page furniture left in,
-while Jaccard drops with every word one side has and the other lacks. Three guards keep apart
-what containment alone would join:
+while Jaccard drops with every word one side has and the other lacks. Short lines of the
+shorter body that the longer lacks ("Email this article to a friend") are page furniture and
+do not count against it, up to a quarter of its shingles. Three guards keep apart what
+containment alone would join:
 
 * a shared boilerplate paragraph (disclaimer, "about us"): the matched shingles of the shorter
   body must not all sit in one of its paragraphs other than the lead;
-* items built from one template (scores, prices, police blotters): the numbers the shorter body
-  states must be found in the longer one, and short bodies need a higher containment;
-* the time horizon: copies appear within days of each other; an article months later that
+* items built from one template (scores, prices, police blotters): each states numbers or
+  names the other lacks, where a copy's are all in the text it copies, and short bodies need
+  a higher containment;
+* the time horizon: copies appear within days of each other; an article weeks later that
   reuses a text is a new item (this is also the bound on streaming state).
 """
 

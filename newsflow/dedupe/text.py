@@ -62,7 +62,6 @@ _AGENCY_ONLY = re.compile(
 _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 _NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][^\W\d_]+")
-_WS = re.compile(r"\s+")
 _SENTENCE_END = (".", "!", "?", '"', "'", ")", "]", ":", ";")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 
@@ -176,8 +175,3 @@ def body_hash(body: str) -> str:
     from newsflow.dedupe.signature import fingerprint
 
     return fingerprint(body).body_hash
-
-
-def squash(text: str) -> str:
-    """Whitespace collapsed to single spaces (titles, short excerpts for dead letters)."""
-    return _WS.sub(" ", text).strip()
