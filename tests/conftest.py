@@ -12,9 +12,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
 
-from newsflow import es, esnode
+from newsflow import es, esnode, runners
 from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
+
+# Every TestPipeline() runs on the local batch runner newsflow uses. Beam's default DirectRunner
+# would first try Prism by downloading it (no network here), and Beam then keeps that failed
+# Prism job server for later pipelines in the process: a Prism test after it would fail.
+# TestStream pipelines pass their own options (runner DirectRunner: Prism is skipped for them).
+TestPipeline.pytest_test_pipeline_options = " ".join(runners.local_runner_args(streaming=False))
+runners.quiet_runner_logs()
 
 
 @pytest.fixture(scope="session")
