@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -71,22 +72,26 @@ def candidate_pairs(entries: Sequence[Entry], max_bucket: int = MAX_BUCKET,
     """Index pairs that share a band key or a URL key, each once (smaller index first)."""
     if not entries:
         return
-    keys = [np.asarray(e.fingerprint.bands, dtype=np.uint64) for e in entries]
+    keys = [e.fingerprint.bands for e in entries]
     url_hashes = np.array(
         [_stable64(k) if (k := url_key(e.url)) else 0 for e in entries], dtype=np.uint64
     )
-    # Column number mixed into the key, so band 3 of one article never meets band 4 of another.
-    lengths = np.array([k.size for k in keys])
+    lengths = np.fromiter((k.size for k in keys), dtype=np.int64, count=len(keys))
     flat = np.concatenate(keys + [url_hashes])
     owner = np.concatenate([np.repeat(np.arange(len(entries)), lengths), np.arange(len(entries))])
-    column = np.concatenate(
-        [np.minimum(np.arange(n), FIXED_BANDS) for n in lengths] + [np.full(len(entries), 99)]
-    ).astype(np.uint64)
+    # Column number mixed into the key, so band 3 of one article never meets band 4 of another
+    # (anchors share one column: any anchor may meet any other).
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    column = np.minimum(np.arange(offsets.size) - offsets, FIXED_BANDS)
+    column = np.concatenate((column, np.full(len(entries), FIXED_BANDS + 1))).astype(np.uint64)
     keep = flat != 0
-    flat = (flat[keep] ^ (column[keep] * np.uint64(0x9E3779B97F4A7C15)))
+    flat = flat[keep] ^ (column[keep] * np.uint64(0x9E3779B97F4A7C15))
     owner = owner[keep]
-    order = np.argsort(flat, kind="stable")
+    order = np.argsort(flat, kind="stable")  # stable: owners stay in order within a key
     flat, owner = flat[order], owner[order]
+    repeated = np.zeros(flat.size, dtype=bool)  # one article naming a key twice
+    repeated[1:] = (flat[1:] == flat[:-1]) & (owner[1:] == owner[:-1])
+    flat, owner = flat[~repeated], owner[~repeated]
     boundaries = np.flatnonzero(np.diff(flat)) + 1
     starts = np.concatenate(([0], boundaries))
     sizes = np.diff(np.concatenate((starts, [flat.size])))
@@ -103,9 +108,10 @@ def candidate_pairs(entries: Sequence[Entry], max_bucket: int = MAX_BUCKET,
             if stats is not None:
                 stats.buckets_skipped += 1
             continue
-        members = np.unique(owner[s : s + size]).astype(np.int64)
-        left, right = np.triu_indices(members.size, k=1)
-        codes.append(members[left] * n + members[right])
+        members = owner[s : s + size].tolist()
+        codes.append(
+            np.array([x * int(n) + y for x, y in itertools.combinations(members, 2)], np.int64)
+        )
     for code in distinct(np.concatenate(codes)).tolist():
         yield divmod(code, int(n))
 

@@ -81,8 +81,12 @@ def token_hashes(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if not raw:
         return np.empty(0, dtype=_U64), np.empty(0, dtype=np.int64)
     data = np.frombuffer(raw + bytes(_CHUNKS * 8), dtype=np.uint8)
-    word = _WORD_BYTE[data[: len(raw)]].view(np.int8)
-    edges = np.flatnonzero(np.diff(word, prepend=np.int8(0), append=np.int8(0)))
+    word = _WORD_BYTE[data[: len(raw)]]
+    edges = np.flatnonzero(word[1:] != word[:-1]) + 1
+    if word[0]:
+        edges = np.concatenate(([0], edges))
+    if word[-1]:
+        edges = np.concatenate((edges, [word.size]))
     if edges.size == 0:
         return np.empty(0, dtype=_U64), np.empty(0, dtype=np.int64)
     starts = edges[0::2]  # word edges alternate: a start, then the end after it

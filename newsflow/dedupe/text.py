@@ -105,19 +105,28 @@ class Prepared:
 SHORT_WORDS = 300
 
 
+def _words(line: str) -> int:
+    """Words in a line, a domain or URL counting as one and punctuation as none."""
+    return len(_WORD.findall(_DOMAIN.sub("x", line))) if line else 0
+
+
 def _line_words(line: str) -> int:
-    """Words in a folded line, a domain or URL counting as one and punctuation as none."""
+    """``_words``, with a cheap count for lines that are clearly prose (the exact count of a
+    long line does not matter)."""
     n = line.count(" ") + 1
     if n >= MIN_LINE_WORDS + 4 and n * 3 < len(line):
-        return n  # clearly prose, the exact count does not matter
-    return len(_WORD.findall(_DOMAIN.sub("x", line)))
+        return n
+    return _words(line)
 
 
 def prepare(body: str) -> Prepared:
     """Everything the fingerprint needs from the text of a body, in one pass."""
     raw = strip_dateline(body)
     lines = fold(raw).splitlines()
-    counts = [_line_words(ln) if ln.strip() else 0 for ln in lines]
+    counts = [
+        n if (n := ln.count(" ") + 1) >= MIN_LINE_WORDS + 4 and n * 3 < len(ln) else _words(ln)
+        for ln in lines
+    ]
     prose = [n >= MIN_LINE_WORDS for n in counts]
     total = sum(counts)
     kept = sum(n for n, p in zip(counts, prose, strict=True) if p)
