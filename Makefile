@@ -10,7 +10,7 @@ FEEDS  ?=
 NEWSFLOW_EVAL_DATA ?= $(abspath ../shared/data)
 export NEWSFLOW_EVAL_DATA
 
-.PHONY: setup run test lint eval bench es-start es-stop es-status clean
+.PHONY: setup run test lint eval bench prism es-start es-stop es-status clean
 
 setup: $(STAMP)
 
@@ -40,7 +40,13 @@ eval: setup
 	$(BIN)/python eval/site.py
 
 bench: setup
+	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/dedupe.py
 	$(BIN)/python bench/pipeline.py
+
+# The local streaming runner: Prism built from Beam's Go module (cached; minutes the first time).
+prism: setup
+	$(BIN)/python -c "from newsflow.runners import ensure_prism; print(ensure_prism())"
 
 es-start: setup
 	$(BIN)/newsflow es start

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsflow import es, esnode
+from newsflow import es, esnode, runners
 from newsflow.commands.ingest import ingest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,6 +167,7 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
 
 
 def main() -> int:
+    runners.quiet_runner_logs()
     site = data_dir() / "site"
     if not (site / "expected.json").exists():
         print(f"no site at {site}: set NEWSFLOW_EVAL_DATA", file=sys.stderr)
