@@ -193,6 +193,15 @@ def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
             es.close()
 
 
+def refresh(config: EsConfig) -> None:
+    """Make everything indexed so far searchable (Elasticsearch refreshes every second anyway)."""
+    client = config.client()
+    try:
+        client.indices.refresh(index=config.index)
+    finally:
+        client.close()
+
+
 def delete_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
     """Drop the alias's indices and template (tests and `newsflow es reset`)."""
     es = client or config.client()

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"newsflow run: {exc}", file=sys.stderr)
             return 1
     if args.feeds:
-        return _ingest_and_show(["--feeds", args.feeds, "--es_url", es_url, *args.rest], None)
+        return _ingest_and_show(["--feeds", args.feeds, "--es_url", es_url, *args.rest])
     return _run_demo(args, es_url)
 
 
@@ -70,12 +70,10 @@ def _run_demo(args: argparse.Namespace, es_url: str) -> int:
         )
         # Our own server on loopback: no need to be gentle with it.
         flags = ["--per_host_concurrency", "16", "--per_host_delay", "0", "--http_timeout", "5"]
-        return _ingest_and_show(
-            ["--feeds", str(feeds), "--es_url", es_url, *flags, *args.rest], site
-        )
+        return _ingest_and_show(["--feeds", str(feeds), "--es_url", es_url, *flags, *args.rest])
 
 
-def _ingest_and_show(argv: list[str], site: Any) -> int:
+def _ingest_and_show(argv: list[str]) -> int:
     from newsflow import es
     from newsflow.commands.ingest import ingest
     from pipelines.options import EsOptions
@@ -87,7 +85,8 @@ def _ingest_and_show(argv: list[str], site: Any) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     config = PipelineOptions(argv).view_as(EsOptions).es_config()
-    for title, kwargs in _example_searches(config, site):
+    es.refresh(config)  # what was just indexed is searchable now, not in a second
+    for title, kwargs in _example_searches(config):
         result = es.search(config, size=3, **kwargs)
         print(f"\n$ newsflow search {title}   → {result['total']} stories")
         for hit in result["hits"]:
@@ -97,22 +96,17 @@ def _ingest_and_show(argv: list[str], site: Any) -> int:
     return 0 if summary.ok() else 1
 
 
-def _example_searches(config: Any, site: Any) -> list[tuple[str, dict[str, Any]]]:
-    """A phrase, a one-day date range and a source, taken from what was just indexed."""
-    from newsflow import es
-
-    newest = es.search(config, size=1)["hits"]
-    if not newest:
+def _example_searches(config: Any) -> list[tuple[str, dict[str, Any]]]:
+    """A phrase, a one-day date range and a source, from the story that appeared most often."""
+    client = config.client()
+    try:
+        hits = client.search(index=config.index, size=1, sort=[{"copy_count": "desc"}],
+                             source_includes=["title", "published_at", "source"])["hits"]["hits"]
+    finally:
+        client.close()
+    if not hits:
         return []
-    top = newest[0]
-    if site is not None:
-        # The demo's first hand-written story: a phrase a reader would type.
-        first = next(a for a in site.articles.values() if a["original"])
-        top = {
-            "title": first["title"],
-            "published_at": first["published_at"],
-            "source": first["outlet"],
-        }
+    top = hits[0]["_source"]
     phrase = " ".join(top["title"].split()[:4])
     day = str(top.get("published_at") or datetime.now().isoformat())[:10]
     return [
