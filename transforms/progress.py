@@ -47,8 +47,10 @@ class _ProgressFn(beam.DoFn):
         self._reported = 0
 
     def process(self, element: Any) -> Iterator[Any]:
-        self._seen += 1
         now = time.monotonic()
+        if not self._seen:
+            self._started = now  # the rate counts from the first element, not from start-up
+        self._seen += 1
         if now - self._last >= self._interval or self._seen == self._total:
             self._last = now
             self._report(now)
@@ -61,6 +63,9 @@ class _ProgressFn(beam.DoFn):
     def _report(self, now: float) -> None:
         self._reported = self._seen
         elapsed = max(now - self._started, 1e-6)
-        count = f"{self._seen}/{self._total}" if self._total else str(self._seen)
-        sys.stderr.write(f"  … {self.noun} {count} ({self._seen / elapsed:.1f}/s)\n")
+        if self._total:
+            line = f"{self.noun} {self._seen}/{self._total}"
+        else:
+            line = f"{self.noun} {self._seen} ({self._seen / elapsed:.1f}/s)"
+        sys.stderr.write(f"  … {line}\n")
         sys.stderr.flush()

@@ -40,16 +40,17 @@ def run(args: argparse.Namespace) -> int:
     from newsflow import esnode
 
     es_url = os.environ.get("ES_URL")
-    if not es_url:
+    if not es_url and not esnode.health(esnode.LocalNode().url):
         print(
             "starting the local Elasticsearch node (first time: fetches it from Maven Central)...",
             file=sys.stderr,
         )
         try:
-            es_url = esnode.start().url
+            esnode.start()
         except esnode.NodeError as exc:
             print(f"newsflow run: {exc}", file=sys.stderr)
             return 1
+    es_url = es_url or esnode.LocalNode().url
     if args.feeds:
         return _ingest_and_show(["--feeds", args.feeds, "--es_url", es_url, *args.rest])
     return _run_demo(args, es_url)
