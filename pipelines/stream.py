@@ -1,0 +1,211 @@
+"""The streaming ingest pipeline: the batch job's transforms behind a polling source.
+
+``build_streaming`` applies, in order: ``PollFeeds`` (a tick every ``--poll_interval`` seconds;
+the feed list re-read when it changes; each feed polled on its own schedule) → the same
+``FetchFeeds`` → ``ParseFeeds`` → ``NormaliseArticles`` as ``pipelines/ingest.py`` (conditional
+requests and seen entries through the feed state) → windows → ``DedupeArticles(es=...)`` →
+``MeasureFreshness`` → ``IndexArticles``. Only the source and the windowing differ from batch.
+
+Windowing, and why
+------------------
+Each article's event time is its ``published_at`` (its fetch time when absent); that is the time
+dedupe compares against the horizon (``--dedupe_horizon_hours``) both between articles and
+against stories already indexed. The windows that *group* articles for dedupe, however, are
+fixed windows on arrival time (the article's ``fetched_at``, i.e. the poll that first saw it),
+``--dedupe_window`` seconds long (default: two poll intervals), with the default trigger:
+
+* ``DedupeArticles`` is a chain of keyed groupings (band buckets, two joins of candidate pairs
+  with their articles, label propagation rounds, components). A pane is only right when every
+  stage sees the same complete set of articles, which the watermark trigger guarantees and which
+  early or late firings do not: an early pane of the pair join may hold the articles but not yet
+  the pairs, and in discarding mode that pair is gone; in accumulating mode the first pane
+  indexes singleton stories the next pane contradicts.
+* Windows on ``published_at`` would therefore wait for the watermark, which a polling source can
+  only hold back by the horizon (72 h of delay), or treat almost every entry as late (a feed
+  lists entries published minutes to days before the poll) with exactly those partial panes.
+* On arrival time every article is on time: a window closes one poll tick after its end,
+  so a story is indexed within about ``dedupe_window + poll_interval`` of its first fetch.
+  In-memory dedupe state is bounded by one window (not by the horizon, not by the archive).
+  A copy arriving in a later window, or days later but published within the horizon, merges
+  into the stored story through ``DedupeArticles``' Elasticsearch lookup by band keys, which
+  keeps the stored ``story_id``. A copy published further apart than the horizon stays apart,
+  as in batch.
+
+Dead letters are appended to ``--dead_letters`` as JSON lines as they happen (a streaming job
+never "ends" to write a file at the end); with several workers give each its own path or use
+``--dead_letter_index``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import IO, Any
+
+import apache_beam as beam
+import orjson
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms.window import FixedWindows, GlobalWindows, TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
+
+from newsflow.dedupe import DEFAULT_RULES
+from newsflow.feedstate import PollPolicy
+from newsflow.schedule import ScheduleBounds
+from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
+from schemas.records import Article, Failure
+from transforms.dedupe import DedupeArticles
+from transforms.fetch import FetchFeeds
+from transforms.freshness import MeasureFreshness
+from transforms.index import IndexArticles
+from transforms.normalise import NormaliseArticles
+from transforms.parse import ParseFeeds
+from transforms.poll import PollFeeds
+
+__all__ = ["StreamOptions", "StreamOutputs", "build_streaming"]
+
+
+class StreamOptions(PipelineOptions):
+    """How often the streaming job polls, how long it runs, how it windows dedupe."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--poll_interval", type=float, default=15.0,
+            help="seconds between two looks at which feeds are due",
+        )
+        parser.add_argument(
+            "--min_poll_interval", type=float, default=60.0,
+            help="least seconds between two polls of one feed",
+        )
+        parser.add_argument(
+            "--max_poll_interval", type=float, default=3600.0,
+            help="most seconds between two polls of one feed (unchanged or failing)",
+        )
+        parser.add_argument(
+            "--duration", type=float, default=0.0,
+            help="stop polling after this many seconds and drain (0: run until stopped)",
+        )
+        parser.add_argument(
+            "--dedupe_window", type=float, default=0.0,
+            help="seconds of arrivals deduplicated together (0: two poll intervals)",
+        )
+
+    def validate(self) -> list[str]:
+        errors = []
+        for name in ("poll_interval", "min_poll_interval", "max_poll_interval"):
+            if getattr(self, name) <= 0:
+                errors.append(f"--{name} must be positive, got {getattr(self, name)}")
+        if 0 < self.max_poll_interval < self.min_poll_interval:
+            errors.append(f"--max_poll_interval ({self.max_poll_interval}) is below "
+                          f"--min_poll_interval ({self.min_poll_interval})")
+        if self.duration < 0:
+            errors.append(f"--duration must be 0 (forever) or positive, got {self.duration}")
+        if self.dedupe_window < 0:
+            errors.append(f"--dedupe_window must be 0 (default) or positive, "
+                          f"got {self.dedupe_window}")
+        return errors
+
+    def window_seconds(self) -> float:
+        return self.dedupe_window or 2 * self.poll_interval
+
+    def bounds(self) -> ScheduleBounds:
+        return ScheduleBounds(
+            min_interval=timedelta(seconds=self.min_poll_interval),
+            max_interval=timedelta(seconds=self.max_poll_interval),
+        )
+
+
+@dataclass
+class StreamOutputs:
+    """The PCollections a caller (a test) may want to look at."""
+
+    indexed: beam.PCollection[str]
+    dead_letters: beam.PCollection[Failure]
+
+
+def arrival_time(article: Article) -> TimestampedValue:
+    """The article with its fetch time (when its poll first saw it) as element timestamp."""
+    fetched = article.fetched_at
+    stamp = Timestamp.of(fetched.timestamp()) if fetched is not None else Timestamp.now()
+    return TimestampedValue(article, stamp)
+
+
+def build_streaming(
+    p: beam.Pipeline,
+    options: PipelineOptions,
+    *,
+    stop_file: str | None = None,
+    progress: bool = False,
+) -> StreamOutputs:
+    """Apply the streaming ingest to ``p``. ``stop_file``: the source ends (and the job drains)
+    once this file exists; ``progress`` adds progress and freshness lines on standard error."""
+    feeds = options.view_as(FeedOptions)
+    fetch = options.view_as(FetchOptions).fetch_config()
+    es_options = options.view_as(EsOptions)
+    es = es_options.es_config()
+    stream = options.view_as(StreamOptions)
+    output = options.view_as(OutputOptions)
+    bounds = stream.bounds()
+    # FetchFeeds' own failure back-off within the same bounds as the schedule.
+    policy = PollPolicy(backoff_base=bounds.min_interval, backoff_max=bounds.max_interval)
+    rules = replace(DEFAULT_RULES, horizon=timedelta(hours=output.dedupe_horizon_hours))
+
+    urls = p | "Poll feeds" >> PollFeeds(
+        es,
+        feeds_file=feeds.feeds,
+        feed_urls=feeds.feed_url,
+        poll_interval=stream.poll_interval,
+        bounds=bounds,
+        stop_after=stream.duration or None,
+        stop_file=stop_file,
+        progress=progress,
+    )
+    fetched = urls | "Fetch feeds" >> FetchFeeds(fetch, state=es, poll_policy=policy)
+    entries = fetched.responses | "Parse feeds" >> ParseFeeds(state=es, poll_policy=policy)
+    articles = entries.entries | "Normalise articles" >> NormaliseArticles(
+        fetch, fetch_pages=feeds.fetch_articles == "true"
+    )
+    windowed = (
+        articles.articles
+        | "Stamp arrival time" >> beam.Map(arrival_time)
+        | "Dedupe windows" >> beam.WindowInto(FixedWindows(stream.window_seconds()))
+    )
+    stories = windowed | "Dedupe articles" >> DedupeArticles(es=es, rules=rules)
+    measured = stories.stories | "Measure freshness" >> MeasureFreshness(progress=progress)
+    indexed = measured | "Index stories" >> IndexArticles(es, batch_size=es_options.es_batch_size)
+
+    windowed_dead = (stories.dead_letter, indexed.dead_letter)
+    dead = (
+        fetched.dead_letter,
+        entries.dead_letter,
+        articles.dead_letter,
+        *(
+            failures | f"Unwindow dead letters {n}" >> beam.WindowInto(GlobalWindows())
+            for n, failures in enumerate(windowed_dead, start=1)
+        ),
+    ) | "Collect dead letters" >> beam.Flatten()
+    if output.dead_letters:
+        _ = dead | "Write dead letters" >> beam.ParDo(_AppendJsonLinesFn(output.dead_letters))
+    return StreamOutputs(indexed=indexed.indexed, dead_letters=dead)
+
+
+class _AppendJsonLinesFn(beam.DoFn):
+    """Append each failure to a JSON-lines file, flushed at once (no end-of-job write)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def setup(self) -> None:
+        self._file: IO[bytes] | None = open(self._path, "ab")  # noqa: SIM115 - closed in teardown
+
+    def teardown(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def process(self, failure: Failure) -> Any:
+        assert self._file is not None
+        self._file.write(orjson.dumps(failure.to_dict()) + b"\n")
+        self._file.flush()
+        return ()
