@@ -95,7 +95,8 @@ def test_out_of_order_arrivals_in_one_window_make_one_story() -> None:
         assert_that(
             stories.stories | beam.Map(copy_urls),
             equal_to([
-                (original.url, tuple(sorted([original.url, copy.url]))),  # canonical: the earlier original
+                # canonical: the earlier original
+                (original.url, tuple(sorted([original.url, copy.url]))),
                 (other.url, (other.url,)),
             ]),
             label="one story per window cluster",
