@@ -93,7 +93,14 @@ def counters_of(result: Any) -> dict[str, int]:
 
 
 def run_ingest(argv: list[str], *, quiet: bool = False) -> int:
-    """Parse ``argv`` as pipeline options, run the job, print the summary; return exit status."""
+    """Parse ``argv`` as pipeline options, run the job, print the summary; return exit status.
+
+    ``--streaming`` runs the streaming job (``newsflow/commands/stream.py``) instead.
+    """
+    if "--streaming" in argv:
+        from newsflow.commands.stream import run_streaming
+
+        return run_streaming(argv, quiet=quiet)
     summary = ingest(argv, quiet=quiet)
     if summary is None:
         return 1
