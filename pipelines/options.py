@@ -9,8 +9,10 @@ message per bad value; ``validate_all`` raises them together, before anything ru
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsflow.es import EsConfig
@@ -128,13 +130,17 @@ class EsOptions(PipelineOptions):
         )
 
     def es_config(self) -> EsConfig:
-        return EsConfig.from_env(
-            self.es_url,
-            self.es_index,
-            api_key_file=self.es_api_key_file,
-            password_file=self.es_password_file,
-            username=self.es_username,
-        )
+        """The cluster config; secret files may be local or on any Beam filesystem (gs://...).
+
+        The secret ends up in the ``EsConfig`` the workers receive, hence in the job graph:
+        on Dataflow, keep the staging bucket as private as the secret.
+        """
+        config = EsConfig.from_env(self.es_url, self.es_index, username=self.es_username)
+        if self.es_api_key_file:
+            config = replace(config, api_key=_read_secret(self.es_api_key_file))
+        if self.es_password_file:
+            config = replace(config, password=_read_secret(self.es_password_file))
+        return config
 
     def validate(self) -> list[str]:
         errors = []
@@ -177,6 +183,15 @@ class OutputOptions(PipelineOptions):
                 f"--dedupe_horizon_hours must be positive, got {self.dedupe_horizon_hours}"
             )
         return errors
+
+
+def _read_secret(path: str) -> str:
+    """A secret from a file on any filesystem Beam knows (local, gs://, s3://...)."""
+    try:
+        with FileSystems.open(path) as handle:
+            return handle.read().decode().strip()  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - Beam wraps filesystem errors in its own types
+        raise ValueError(f"cannot read secret file {path}: {exc}") from None
 
 
 OPTION_CLASSES = (FeedOptions, FetchOptions, EsOptions, OutputOptions)

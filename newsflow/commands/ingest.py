@@ -83,10 +83,12 @@ class Summary:
 
 
 def counters_of(result: Any) -> dict[str, int]:
-    """Sum every counter of a finished pipeline result by name."""
+    """Sum every counter of a finished pipeline result by name (ours, not the runner's own)."""
     totals: dict[str, int] = {}
     for counter in result.metrics().query()["counters"]:
         name = counter.key.metric.name
+        if name.startswith("metric:"):  # Flink reports Beam's internal metrics as counters too
+            continue
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[name] = totals.get(name, 0) + int(value or 0)
     return totals
@@ -140,7 +142,9 @@ def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
             f"{DEAD_LETTER_DIR}/run-%Y%m%dT%H%M%SZ.jsonl", time.gmtime()
         )
     dead_path = Path(output.dead_letters)
-    dead_path.parent.mkdir(parents=True, exist_ok=True)
+    local_dead_letters = "://" not in output.dead_letters  # else gs://..., read by the user there
+    if local_dead_letters:
+        dead_path.parent.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(
             f"ingesting {len(urls)} feeds into {config.url} (alias {config.index})", file=sys.stderr
@@ -151,5 +155,7 @@ def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
     result = p.run()
     result.wait_until_finish()
     elapsed = time.monotonic() - started
-    dead = sum(1 for line in dead_path.open() if line.strip()) if dead_path.exists() else 0
+    dead = 0
+    if local_dead_letters and dead_path.exists():
+        dead = sum(1 for line in dead_path.open() if line.strip())
     return Summary(counters_of(result), dead, str(dead_path), elapsed)
