@@ -1,0 +1,405 @@
+"""``make bench``: how fast the whole ingest job is, and how close it gets to its slowest stage.
+
+The issue's targets on a 2-core machine are >= 100 articles/s from start to searchable with
+extraction on, and the pipeline at >= 70 % of its slowest stage's standalone rate. This script
+measures both, in one run, on a synthetic news web:
+
+1. ``newsflow.demosite.build_synthetic_web`` writes ``--feeds`` feeds of about
+   ``--articles-per-feed`` articles (``--copy-rate`` of them copies) into a temporary folder,
+   and ``python -m newsflow.siteserver`` serves it on loopback from a separate process (so the
+   server does not compete with the measured code for this process's GIL).
+2. **End to end**: ``newsflow.commands.ingest.ingest`` runs the whole batch job into a fresh
+   index alias (``bench-<random>``) of the local node (or ``$ES_URL``), then the index is
+   refreshed and its documents counted: articles/s from start to searchable.
+3. **Each stage alone**, in plain Python without Beam, on the same inputs, one after the
+   other in this one process: ``feeds`` (fetch and parse every feed), ``fetch`` (every article
+   page, ``Fetcher.fetch_many``), ``extract`` (``extract_article`` on every page, as
+   ``NormaliseArticles`` calls it), ``dedupe`` (fingerprints, clustering and story building,
+   as ``newsflow dedupe`` does), ``index`` (``helpers.bulk`` of the final story documents into
+   another fresh alias, then a refresh).
+4. **The Elasticsearch bulk ceiling**: ``helpers.parallel_bulk`` of the same documents.
+5. **Peak RSS** of this process and of its largest child (``resource.getrusage``).
+
+Every rate is in articles per second (a stage that handles stories counts the articles they
+hold), so rates compare across stages; the standalone dedupe skips the lookups of stored
+stories in Elasticsearch that the pipeline's dedupe makes (the index is fresh, they find
+nothing). CPU seconds come with every wall time because a shared machine makes wall time
+noisy; ``--beam-args`` passes runner flags to the end-to-end run (e.g. ``"--runner=FnApiRunner
+--direct_running_mode=multi_processing --direct_num_workers=2"``). Prints human-readable lines
+on stderr, then ONE JSON line on stdout; asserts nothing. Every index it made is deleted.
+
+    python bench/pipeline.py [--feeds 40] [--articles-per-feed 50] [--copy-rate 0.3] [--seed 1]
+                             [--beam-args "--runner=FnApiRunner --direct_running_mode=..."]
+                             [--no-stages]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from newsflow import es  # noqa: E402
+from newsflow.http import FetchConfig, Fetcher, FetchError, FetchResult  # noqa: E402
+from newsflow.runners import quiet_runner_logs  # noqa: E402
+from schemas.records import Article, FeedEntry, Story  # noqa: E402
+
+# What `make run` passes for its own loopback site: no need to be gentle with our own server.
+LOOPBACK_FLAGS = ["--per_host_concurrency", "16", "--per_host_delay", "0"]
+LOOPBACK_FETCH = FetchConfig(per_host_concurrency=16, per_host_min_delay=0)
+ES_BATCH = 500  # documents per bulk request, as --es_batch_size defaults
+TARGET_RATE = 100.0  # articles/s end to end
+TARGET_RATIO = 0.70  # pipeline rate / slowest stage rate
+
+
+@dataclass
+class Timed:
+    """Wall and CPU seconds of a ``with timed()`` block (CPU: this process, all threads)."""
+
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def figures(self, articles: int) -> dict[str, float]:
+        return {"seconds": round(self.seconds, 2), "cpu_seconds": round(self.cpu_seconds, 2),
+                "articles_per_s": rate(articles, self.seconds)}
+
+
+@contextmanager
+def timed() -> Iterator[Timed]:
+    out = Timed()
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield out
+    out.seconds = time.perf_counter() - wall
+    out.cpu_seconds = time.process_time() - cpu
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident set size so far: this process, and the largest child that has ended."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self": round(own, 1), "largest_child": round(children, 1)}
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[str]:
+    """Serve ``root`` with ``python -m newsflow.siteserver`` in a child process; yield its URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsflow.siteserver", str(root)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the site server did not start (exit {proc.poll()})")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)  # serve() returns 0 on Ctrl-C
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def es_url() -> str:
+    if url := os.environ.get("ES_URL"):
+        return url
+    from newsflow import esnode
+
+    return esnode.start().url
+
+
+def count_docs(config: es.EsConfig) -> int:
+    client = config.client()
+    try:
+        client.indices.refresh(index=config.index)
+        return int(client.count(index=config.index)["count"])
+    finally:
+        client.close()
+
+
+def rate(articles: int, seconds: float) -> float:
+    return round(articles / seconds, 1) if seconds > 0 else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# End to end
+# --------------------------------------------------------------------------------------------
+
+
+def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
+               beam_args: list[str]) -> dict[str, Any]:
+    """Run the batch job, refresh, count: from the call to searchable documents.
+
+    CPU seconds count this process and the children that ended meanwhile (the SDK workers of
+    ``--direct_running_mode=multi_processing``); the site server is still running then.
+    """
+    from newsflow.commands.ingest import ingest
+
+    argv = ["--feeds", str(feeds_file), "--es_url", config.url, "--es_index", config.index,
+            *LOOPBACK_FLAGS, "--feed_state", "false", "--dead_letters", str(dead_letters),
+            *beam_args]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with timed() as clock:
+        summary = ingest(argv, quiet=True)
+        if summary is None:
+            raise RuntimeError("ingest could not start (see the message above)")
+        docs = count_docs(config)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    c = summary.counters
+    return {
+        "argv_extra": beam_args,
+        **clock.figures(summary.articles),
+        "children_cpu_seconds": round(child_cpu, 2),
+        "pipeline_seconds": round(summary.elapsed, 2),
+        "pipeline_articles_per_s": rate(summary.articles, summary.elapsed),
+        "articles": summary.articles,
+        "docs_searchable": docs,
+        "docs_indexed": c.get("docs_indexed", 0),
+        "feeds_fetched": c.get("feeds_fetched", 0),
+        "feeds_failed": c.get("feeds_failed", 0),
+        "entries": c.get("entries_parsed", 0),
+        "articles_from_page": c.get("articles_from_page", 0),
+        "articles_from_feed": c.get("articles_from_feed", 0),
+        "stories": c.get("stories_new", 0),
+        "copies_merged": c.get("copies_merged", 0),
+        "dead_letters": summary.dead_letters,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Stages alone, plain Python
+# --------------------------------------------------------------------------------------------
+
+
+def fetch_and_parse_feeds(fetcher: Fetcher, urls: list[str]) -> list[FeedEntry]:
+    """Every entry of every feed (FetchFeeds + ParseFeeds)."""
+    from newsflow.feeds import FeedParseError, parse_feed
+
+    entries: list[FeedEntry] = []
+    for request, outcome in fetcher.fetch_many(urls):
+        if not isinstance(outcome, FetchResult):
+            continue
+        try:
+            feed = parse_feed(outcome.body, outcome.headers, str(request), outcome.final_url,
+                              fetched_at=outcome.fetched_at)
+        except FeedParseError:
+            continue
+        entries.extend(feed.entries)
+    return entries
+
+
+def fetch_pages(fetcher: Fetcher, entries: list[FeedEntry]) -> dict[str, FetchResult | FetchError]:
+    """Every article page by URL (the network half of NormaliseArticles)."""
+    urls = list(dict.fromkeys(entry.url for entry in entries))
+    return {str(request): outcome for request, outcome in fetcher.fetch_many(urls)}
+
+
+def extract(entries: list[FeedEntry], pages: dict[str, FetchResult | FetchError],
+            ) -> list[Article]:
+    """Every page's article, else the feed's text (the CPU half of NormaliseArticles)."""
+    from newsflow.extract import article_from_feed, extract_article
+
+    articles: list[Article] = []
+    for entry in entries:
+        page = pages.get(entry.url)
+        article: Article | None = None
+        if isinstance(page, FetchResult):
+            article = extract_article(page.body, page.final_url, fetched_at=page.fetched_at,
+                                      headers=page.headers, entry=entry, fetched_url=entry.url)
+        if article is None or not article.body:
+            article = article_from_feed(entry)
+        if article.body:
+            articles.append(article)
+    return articles
+
+
+def dedupe(articles: list[Article], batch: int = 256) -> list[Story]:
+    """Fingerprint in batches, cluster, one story per cluster (as ``newsflow dedupe`` does)."""
+    from newsflow.dedupe import dedupe as assign
+    from newsflow.dedupe.signature import fingerprints
+    from newsflow.dedupe.story import Member, build_story, member_of
+
+    members: list[Member] = []
+    for i in range(0, len(articles), batch):
+        chunk = articles[i : i + batch]
+        prints = fingerprints([a.body for a in chunk])
+        members += [member_of(a, fp) for a, fp in zip(chunk, prints, strict=True)]
+    clusters: dict[str, list[Member]] = defaultdict(list)
+    for member, assignment in zip(members, assign(m.entry for m in members), strict=True):
+        clusters[assignment.cluster_id].append(member)
+    return [build_story(sorted(group, key=lambda m: m.entry.key))[0]
+            for group in clusters.values()]
+
+
+def bulk_index(config: es.EsConfig, docs: list[tuple[str, bytes]], parallel: bool,
+               ) -> tuple[int, Timed]:
+    """Bulk the documents into a fresh alias, then refresh; (documents indexed, time taken).
+
+    ``parallel``: ``helpers.parallel_bulk`` (the ceiling), else ``helpers.bulk`` in requests of
+    ``ES_BATCH`` documents (what IndexArticles sends). The alias is deleted afterwards.
+    """
+    from elasticsearch import helpers
+
+    actions = ({"_op_type": "index", "_index": config.index, "_id": doc_id, "_source": source}
+               for doc_id, source in docs)
+    es.ensure_index(config)
+    client = config.client()
+    try:
+        with timed() as clock:
+            if parallel:
+                results = helpers.parallel_bulk(client, actions, chunk_size=ES_BATCH,
+                                                raise_on_error=False)
+                indexed = sum(1 for ok, _ in results if ok)
+            else:
+                indexed, _ = helpers.bulk(client, actions, chunk_size=ES_BATCH,
+                                          raise_on_error=False, stats_only=True)
+            client.indices.refresh(index=config.index)
+        return indexed, clock
+    finally:
+        client.close()
+        es.delete_index(config)
+
+
+def stages(feed_urls: list[str], config: es.EsConfig) -> dict[str, Any]:
+    """Every stage alone on the same web, one after the other; articles/s of each."""
+    out: dict[str, Any] = {}
+    with Fetcher(LOOPBACK_FETCH) as fetcher:
+        with timed() as clock:
+            entries = fetch_and_parse_feeds(fetcher, feed_urls)
+        out["feeds"] = {"entries": len(entries), **clock.figures(len(entries))}
+        with timed() as clock:
+            pages = fetch_pages(fetcher, entries)
+    ok = sum(1 for p in pages.values() if isinstance(p, FetchResult))
+    out["fetch"] = {"pages": ok, "failed": len(pages) - ok, **clock.figures(len(pages))}
+    with timed() as clock:
+        articles = extract(entries, pages)
+    del pages
+    from_page = sum(1 for a in articles if a.body_source == "page")
+    out["extract"] = {"articles": len(articles), "from_page": from_page,
+                      **clock.figures(len(entries))}
+    with timed() as clock:
+        stories = dedupe(articles)
+    out["dedupe"] = {"stories": len(stories), **clock.figures(len(articles))}
+    docs = [(story.story_id, story.to_json()) for story in stories]
+    held = sum(story.copy_count for story in stories)  # the articles the documents stand for
+    for name, parallel in (("index", False), ("bulk_ceiling", True)):
+        target = es.EsConfig(url=config.url, index=f"{config.index}-{name.replace('_', '')}")
+        indexed, clock = bulk_index(target, docs, parallel)
+        out[name] = {"docs": indexed, "docs_per_s": rate(indexed, clock.seconds),
+                     **clock.figures(held)}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def compare(report: dict[str, Any]) -> None:
+    """Add the slowest stage and the pipeline's share of it to ``report``; print the verdict."""
+    e2e = report["end_to_end"]
+    if "stages" in report:
+        for name, figures in report["stages"].items():
+            say(f"  {name:<13}{figures['articles_per_s']:>9.1f} articles/s  "
+                f"({figures['seconds']:.2f}s, CPU {figures['cpu_seconds']:.2f}s)")
+        standalone = {k: v for k, v in report["stages"].items() if k != "bulk_ceiling"}
+        slowest = min(standalone, key=lambda k: standalone[k]["articles_per_s"])
+        slowest_rate = standalone[slowest]["articles_per_s"]
+        ratio = e2e["articles_per_s"] / slowest_rate if slowest_rate else 0.0
+        report["slowest_stage"] = slowest
+        report["pipeline_to_slowest_ratio"] = round(ratio, 3)
+        say(f"slowest stage alone: {slowest} at {slowest_rate:.1f} articles/s; pipeline / "
+            f"slowest = {ratio:.2f} (target >= {TARGET_RATIO:.2f})")
+    say(f"end to end {e2e['articles_per_s']:.1f} articles/s (target >= {TARGET_RATE:.0f}); "
+        f"peak RSS {report['peak_rss_mb']['self']:.0f} MB here, "
+        f"{report['peak_rss_mb']['largest_child']:.0f} MB largest child (site server or SDK "
+        f"worker); "
+        f"load {report['load_1m']:.1f} -> {report['load_1m_end']:.1f} on {report['cpus']} CPUs")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=40)
+    parser.add_argument("--articles-per-feed", type=int, default=50)
+    parser.add_argument("--copy-rate", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--beam-args", default="",
+                        help="extra ingest flags, e.g. a --runner and its options (quoted)")
+    parser.add_argument("--no-stages", action="store_true",
+                        help="end to end only (no standalone stages, no bulk ceiling)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_runner_logs()  # as the newsflow command does
+    logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
+    logging.getLogger("newsflow.feeds").setLevel(logging.ERROR)  # one feed is malformed on purpose
+    import apache_beam  # noqa: F401  - imported before the clock, as a CLI start pays it once
+
+    from newsflow.demosite import build_synthetic_web
+
+    report: dict[str, Any] = {"bench": "pipeline", "feeds": args.feeds,
+                              "articles_per_feed": args.articles_per_feed,
+                              "copy_rate": args.copy_rate, "seed": args.seed,
+                              "cpus": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2)}
+    config = es.EsConfig(url=es_url(), index=f"bench-{uuid.uuid4().hex[:10]}")
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as tmp:
+        started = time.perf_counter()
+        site = build_synthetic_web(Path(tmp) / "site", feeds=args.feeds,
+                                   articles_per_feed=args.articles_per_feed,
+                                   copy_rate=args.copy_rate, seed=args.seed)
+        say(f"synthetic web: {len(site.feeds)} feeds, {len(site.articles)} articles "
+            f"({site.copy_count} copies, {len(site.stories)} stories) "
+            f"in {time.perf_counter() - started:.1f}s")
+        report |= {"site_articles": len(site.articles), "site_stories": len(site.stories)}
+        with serve(site.root) as base:
+            urls = site.feed_urls(base)
+            feeds_file = Path(tmp) / "feeds.txt"
+            feeds_file.write_text("\n".join(urls) + "\n")
+            try:
+                e2e = end_to_end(feeds_file, config, Path(tmp) / "dead.jsonl",
+                                 shlex.split(args.beam_args))
+            finally:
+                es.delete_index(config)
+            report["end_to_end"] = e2e
+            report["peak_rss_mb_after_end_to_end"] = peak_rss_mb()
+            say(f"end to end: {e2e['articles']} articles, {e2e['docs_searchable']} documents "
+                f"searchable in {e2e['seconds']:.1f}s = {e2e['articles_per_s']:.1f} articles/s "
+                f"(pipeline alone {e2e['pipeline_articles_per_s']:.1f}/s; CPU "
+                f"{e2e['cpu_seconds']:.1f}s here + {e2e['children_cpu_seconds']:.1f}s workers)")
+            if not args.no_stages:
+                report["stages"] = stages(urls, config)
+    report["peak_rss_mb"] = peak_rss_mb()  # the site server has ended: it counts now
+    report["load_1m_end"] = round(os.getloadavg()[0], 2)
+    compare(report)
+    print(orjson.dumps(report).decode(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
