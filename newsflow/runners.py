@@ -193,6 +193,34 @@ def local_runner_args(streaming: bool) -> list[str]:
     return ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
+def resolve_runner_args(argv: list[str], *, streaming: bool) -> list[str]:
+    """``argv`` with the runner flags filled in, as ``newsflow ingest`` understands them.
+
+    No ``--runner``: the local runner (``local_runner_args``). ``--runner flink``: Flink through
+    our job server, embedded unless ``--flink_master HOST:PORT`` names a real cluster. Any other
+    ``--runner`` (``FlinkRunner``, ``DataflowRunner``, ...) is Beam's and passes through as given.
+    """
+    runner, master, rest = None, None, []
+    args = iter(argv)
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        if name in ("--runner", "--flink_master"):
+            value = value if eq else next(args, "")
+            if name == "--runner":
+                runner = value
+            else:
+                master = value
+            continue
+        rest.append(arg)
+    if runner is None:
+        return [*rest, *([f"--flink_master={master}"] if master else []),
+                *local_runner_args(streaming=streaming)]
+    if runner.lower() == "flink":
+        flink = flink_runner_args(master if master and master != "[local]" else None)
+        return [*rest, *flink, *(["--streaming"] if streaming else [])]
+    return [*rest, f"--runner={runner}", *([f"--flink_master={master}"] if master else [])]
+
+
 _ROUTINE_ROOT_WARNINGS = (
     "apitools not found",  # import apache_beam without its GCP extras: only BigQuery needs it
     "Waiting for grpc channel to be ready",  # a job server JVM taking more than a second to start

@@ -175,3 +175,16 @@ def test_batch_pipeline_gives_the_same_output_locally_and_on_embedded_flink(
             label="groups",
         )
         assert_that(classified.dead_letter, equal_to(dead), label="dead letters")
+
+
+def test_runner_flags_as_newsflow_ingest_understands_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runners, "flink_runner_args", lambda master=None: [f"FLINK:{master}"])
+    local = runners.resolve_runner_args(["--feeds", "f.txt"], streaming=False)
+    assert local == ["--feeds", "f.txt", *runners.local_runner_args(streaming=False)]
+    assert runners.resolve_runner_args(["--runner", "flink"], streaming=False) == ["FLINK:None"]
+    assert runners.resolve_runner_args(
+        ["--runner=Flink", "--flink_master", "jm:8081", "-x"], streaming=True
+    ) == ["-x", "FLINK:jm:8081", "--streaming"]
+    assert runners.resolve_runner_args(
+        ["--runner=DataflowRunner", "--project=p"], streaming=False
+    ) == ["--project=p", "--runner=DataflowRunner"]

@@ -114,7 +114,7 @@ def run_ingest(argv: list[str], *, quiet: bool = False) -> int:
 def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
     """Run the batch job for ``argv``; None (after one clear message) when it could not start."""
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.options.pipeline_options import PipelineOptions
 
     from newsflow import es, runners
     from pipelines import ingest as pipeline
@@ -134,8 +134,11 @@ def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
     except es.EsUnavailable as exc:
         print(f"newsflow ingest: {exc}", file=sys.stderr)
         return None
-    if options.view_as(StandardOptions).runner is None:
-        options = PipelineOptions(argv + runners.local_runner_args(streaming=False))
+    try:
+        options = PipelineOptions(runners.resolve_runner_args(argv, streaming=False))
+    except runners.RunnerSetupError as exc:
+        print(f"newsflow ingest: {exc}", file=sys.stderr)
+        return None
     output = options.view_as(OutputOptions)
     if not output.dead_letters:
         output.dead_letters = time.strftime(

@@ -95,12 +95,11 @@ def stream(
     except es.EsUnavailable as exc:
         print(f"newsflow ingest --streaming: {exc}", file=sys.stderr)
         return None
-    if options.view_as(StandardOptions).runner is None:
-        try:
-            options = PipelineOptions(argv + runners.local_runner_args(streaming=True))
-        except runners.RunnerSetupError as exc:
-            print(f"newsflow ingest --streaming: {exc}", file=sys.stderr)
-            return None
+    try:
+        options = PipelineOptions(runners.resolve_runner_args(argv, streaming=True))
+    except runners.RunnerSetupError as exc:
+        print(f"newsflow ingest --streaming: {exc}", file=sys.stderr)
+        return None
     options.view_as(StandardOptions).streaming = True
     output = options.view_as(OutputOptions)
     if not output.dead_letters:
