@@ -256,11 +256,14 @@ def main(argv: list[str] | None = None) -> int:
                    threading.Thread(target=watcher, daemon=True)]
         for t in threads:
             t.start()
+        # A feed unchanged for a while is polled only every max_poll seconds: run that long
+        # after the last entry is written, so every entry is fetched before the drain.
+        max_poll = max(args.poll * 6, 30)
         argv_job = [
             f"--feeds={feeds_txt}", f"--es_url={es_url}", f"--es_index={index}",
             f"--poll_interval={args.poll}", f"--min_poll_interval={args.poll}",
-            f"--max_poll_interval={max(args.poll * 6, 30)}",
-            f"--duration={args.seconds + 2 * args.poll}",
+            f"--max_poll_interval={max_poll}",
+            f"--duration={args.seconds + max_poll + 2 * args.poll}",
             f"--fetch_articles={args.fetch_articles}", "--ignore_robots",
             "--per_host_delay=0", "--per_host_concurrency=16",
             f"--dead_letters={work / 'dead.jsonl'}",
@@ -294,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "articles_per_s": round(summary.articles / job_seconds, 2),
         "feed_requests": len(feed_requests),
         "feed_304": not_modified,
+        "articles_deduped": summary.counters.get("articles_seen", 0),
         "docs_indexed": summary.counters.get("docs_indexed", 0),
         "copies_merged": summary.counters.get("copies_merged", 0),
         "rss_mb_start": round(rss[0][1], 1) if rss else None,

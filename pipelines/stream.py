@@ -11,25 +11,35 @@ Windowing, and why
 Each article's event time is its ``published_at`` (its fetch time when absent); that is the time
 dedupe compares against the horizon (``--dedupe_horizon_hours``) both between articles and
 against stories already indexed. The windows that *group* articles for dedupe, however, are
-fixed windows on arrival time (the article's ``fetched_at``, i.e. the poll that first saw it),
-``--dedupe_window`` seconds long (default: two poll intervals), with the default trigger:
+fixed windows on arrival time: the time of the poll tick that fetched the feed,
+``--dedupe_window`` seconds long (default: two poll intervals), with the default trigger. The
+tick's URLs are windowed as they leave ``PollFeeds``, so every feed response, entry and article
+made from them stays in that window and keeps a timestamp in it (``BatchElements`` in
+``FetchFeeds``/``ParseFeeds`` stamps a windowed batch with its window's end; a global-window
+batch emitted from ``finish_bundle`` would get the end of time instead).
 
+* Elements never get an earlier timestamp on the way. The source's watermark runs up to one
+  tick ahead of the clock, and only elements in flight with their own timestamps hold it back;
+  re-stamping an article downstream (say with its ``fetched_at``) puts it behind a watermark
+  that did not wait for it, and the dedupe grouping drops it as late data without a word
+  (1,000 feeds lost more than half their articles so). With the tick's window kept, a window
+  closes only once every article from its ticks has reached dedupe.
 * ``DedupeArticles`` is a chain of keyed groupings (band buckets, two joins of candidate pairs
   with their articles, label propagation rounds, components). A pane is only right when every
   stage sees the same complete set of articles, which the watermark trigger guarantees and which
-  early or late firings do not: an early pane of the pair join may hold the articles but not yet
-  the pairs, and in discarding mode that pair is gone; in accumulating mode the first pane
-  indexes singleton stories the next pane contradicts.
+  early, late or allowed-lateness firings do not: an early pane of the pair join may hold the
+  articles but not yet the pairs, and in discarding mode that pair is gone; in accumulating
+  mode the first pane indexes singleton stories the next pane contradicts.
 * Windows on ``published_at`` would therefore wait for the watermark, which a polling source can
   only hold back by the horizon (72 h of delay), or treat almost every entry as late (a feed
   lists entries published minutes to days before the poll) with exactly those partial panes.
-* On arrival time every article is on time: a window closes one poll tick after its end,
-  so a story is indexed within about ``dedupe_window + poll_interval`` of its first fetch.
-  In-memory dedupe state is bounded by one window (not by the horizon, not by the archive).
-  A copy arriving in a later window, or days later but published within the horizon, merges
-  into the stored story through ``DedupeArticles``' Elasticsearch lookup by band keys, which
-  keeps the stored ``story_id``. A copy published further apart than the horizon stays apart,
-  as in batch.
+* On arrival time every article is on time: a window closes once its last tick's articles are
+  through, so a story is indexed within about ``dedupe_window`` plus one poll's work of its
+  first fetch. In-memory dedupe state is bounded by one window (not by the horizon, not by the
+  archive). A copy arriving in a later window, or days later but published within the horizon,
+  merges into the stored story through ``DedupeArticles``' Elasticsearch lookup by band keys,
+  which keeps the stored ``story_id``. A copy published further apart than the horizon stays
+  apart, as in batch.
 
 Dead letters are appended to ``--dead_letters`` as JSON lines as they happen (a streaming job
 never "ends" to write a file at the end); with several workers give each its own path or use
@@ -46,14 +56,13 @@ from typing import IO, Any
 import apache_beam as beam
 import orjson
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.transforms.window import FixedWindows, GlobalWindows, TimestampedValue
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.transforms.window import FixedWindows, GlobalWindows
 
 from newsflow.dedupe import DEFAULT_RULES
 from newsflow.feedstate import PollPolicy
 from newsflow.schedule import ScheduleBounds
 from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
-from schemas.records import Article, Failure
+from schemas.records import Failure
 from transforms.dedupe import DedupeArticles
 from transforms.fetch import FetchFeeds
 from transforms.freshness import MeasureFreshness
@@ -62,7 +71,7 @@ from transforms.normalise import NormaliseArticles
 from transforms.parse import ParseFeeds
 from transforms.poll import PollFeeds
 
-__all__ = ["StreamOptions", "StreamOutputs", "build_streaming"]
+__all__ = ["StreamOptions", "StreamOutputs", "build_streaming", "ingest_polls"]
 
 
 class StreamOptions(PipelineOptions):
@@ -124,13 +133,6 @@ class StreamOutputs:
     dead_letters: beam.PCollection[Failure]
 
 
-def arrival_time(article: Article) -> TimestampedValue:
-    """The article with its fetch time (when its poll first saw it) as element timestamp."""
-    fetched = article.fetched_at
-    stamp = Timestamp.of(fetched.timestamp()) if fetched is not None else Timestamp.now()
-    return TimestampedValue(article, stamp)
-
-
 def build_streaming(
     p: beam.Pipeline,
     options: PipelineOptions,
@@ -140,6 +142,29 @@ def build_streaming(
 ) -> StreamOutputs:
     """Apply the streaming ingest to ``p``. ``stop_file``: the source ends (and the job drains)
     once this file exists; ``progress`` adds progress and freshness lines on standard error."""
+    feeds = options.view_as(FeedOptions)
+    stream = options.view_as(StreamOptions)
+    urls = p | "Poll feeds" >> PollFeeds(
+        options.view_as(EsOptions).es_config(),
+        feeds_file=feeds.feeds,
+        feed_urls=feeds.feed_url,
+        poll_interval=stream.poll_interval,
+        bounds=stream.bounds(),
+        stop_after=stream.duration or None,
+        stop_file=stop_file,
+        progress=progress,
+    )
+    return ingest_polls(urls, options, progress=progress)
+
+
+def ingest_polls(
+    urls: beam.PCollection[str],
+    options: PipelineOptions,
+    *,
+    progress: bool = False,
+) -> StreamOutputs:
+    """Everything after the source: ``urls`` are the feeds due at each poll tick, each with the
+    tick's time as its timestamp (``PollFeeds``' output; a ``TestStream`` in tests)."""
     feeds = options.view_as(FeedOptions)
     fetch = options.view_as(FetchOptions).fetch_config()
     es_options = options.view_as(EsOptions)
@@ -151,39 +176,22 @@ def build_streaming(
     policy = PollPolicy(backoff_base=bounds.min_interval, backoff_max=bounds.max_interval)
     rules = replace(DEFAULT_RULES, horizon=timedelta(hours=output.dedupe_horizon_hours))
 
-    urls = p | "Poll feeds" >> PollFeeds(
-        es,
-        feeds_file=feeds.feeds,
-        feed_urls=feeds.feed_url,
-        poll_interval=stream.poll_interval,
-        bounds=bounds,
-        stop_after=stream.duration or None,
-        stop_file=stop_file,
-        progress=progress,
-    )
-    fetched = urls | "Fetch feeds" >> FetchFeeds(fetch, state=es, poll_policy=policy)
+    # Windowed at the tick, so everything made from a poll keeps its time (module docstring).
+    polls = urls | "Arrival windows" >> beam.WindowInto(FixedWindows(stream.window_seconds()))
+    fetched = polls | "Fetch feeds" >> FetchFeeds(fetch, state=es, poll_policy=policy)
     entries = fetched.responses | "Parse feeds" >> ParseFeeds(state=es, poll_policy=policy)
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(
         fetch, fetch_pages=feeds.fetch_articles == "true"
     )
-    windowed = (
-        articles.articles
-        | "Stamp arrival time" >> beam.Map(arrival_time)
-        | "Dedupe windows" >> beam.WindowInto(FixedWindows(stream.window_seconds()))
-    )
-    stories = windowed | "Dedupe articles" >> DedupeArticles(es=es, rules=rules)
+    stories = articles.articles | "Dedupe articles" >> DedupeArticles(es=es, rules=rules)
     measured = stories.stories | "Measure freshness" >> MeasureFreshness(progress=progress)
     indexed = measured | "Index stories" >> IndexArticles(es, batch_size=es_options.es_batch_size)
 
-    windowed_dead = (stories.dead_letter, indexed.dead_letter)
-    dead = (
-        fetched.dead_letter,
-        entries.dead_letter,
-        articles.dead_letter,
-        *(
-            failures | f"Unwindow dead letters {n}" >> beam.WindowInto(GlobalWindows())
-            for n, failures in enumerate(windowed_dead, start=1)
-        ),
+    windowed_dead = (fetched.dead_letter, entries.dead_letter, articles.dead_letter,
+                     stories.dead_letter, indexed.dead_letter)
+    dead = tuple(
+        failures | f"Unwindow dead letters {n}" >> beam.WindowInto(GlobalWindows())
+        for n, failures in enumerate(windowed_dead, start=1)
     ) | "Collect dead letters" >> beam.Flatten()
     if output.dead_letters:
         _ = dead | "Write dead letters" >> beam.ParDo(_AppendJsonLinesFn(output.dead_letters))
