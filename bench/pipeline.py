@@ -339,8 +339,8 @@ def compare(report: dict[str, Any]) -> None:
     say(f"end to end {e2e['articles_per_s']:.1f} articles/s (target >= {TARGET_RATE:.0f}); "
         f"peak RSS {report['peak_rss_mb']['self']:.0f} MB here, "
         f"{report['peak_rss_mb']['largest_child']:.0f} MB largest child (site server or SDK "
-        f"worker); "
-        f"load {report['load_1m']:.1f} -> {report['load_1m_end']:.1f} on {report['cpus']} CPUs")
+        f"worker); load {report['load_1m']:.1f} -> {report['load_1m_end']:.1f} on "
+        f"{report['cpus']} CPUs")
 
 
 def main(argv: list[str] | None = None) -> int:
