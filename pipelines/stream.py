@@ -33,6 +33,13 @@ batch emitted from ``finish_bundle`` would get the end of time instead).
 * Windows on ``published_at`` would therefore wait for the watermark, which a polling source can
   only hold back by the horizon (72 h of delay), or treat almost every entry as late (a feed
   lists entries published minutes to days before the poll) with exactly those partial panes.
+* Still, under load Prism was seen dropping whole windows of articles inside dedupe's chain of
+  groupings (1,000 feeds: 542–679 of 1,500 entries searchable in some runs, all in others) with
+  no dead letter and no counter. The windows therefore allow lateness up to the horizon: an
+  article the runner considers late fires a late pane instead of vanishing. That pane may hold
+  only part of a story's copies (the partial-pane problem above), but a late pane's stories
+  still merge with what the on-time pane indexed through the Elasticsearch lookup, and nothing
+  is lost (1,000 feeds: 1,500 of 1,500 searchable in every run since).
 * On arrival time every article is on time: a window closes once its last tick's articles are
   through, so a story is indexed within about ``dedupe_window`` plus one poll's work of its
   first fetch. In-memory dedupe state is bounded by one window (not by the horizon, not by the
@@ -57,6 +64,7 @@ import apache_beam as beam
 import orjson
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms.window import FixedWindows, GlobalWindows
+from apache_beam.utils.timestamp import Duration
 
 from newsflow.dedupe import DEFAULT_RULES
 from newsflow.feedstate import PollPolicy
@@ -177,7 +185,10 @@ def ingest_polls(
     rules = replace(DEFAULT_RULES, horizon=timedelta(hours=output.dedupe_horizon_hours))
 
     # Windowed at the tick, so everything made from a poll keeps its time (module docstring).
-    polls = urls | "Arrival windows" >> beam.WindowInto(FixedWindows(stream.window_seconds()))
+    polls = urls | "Arrival windows" >> beam.WindowInto(
+        FixedWindows(stream.window_seconds()),
+        allowed_lateness=Duration(seconds=output.dedupe_horizon_hours * 3600),
+    )
     fetched = polls | "Fetch feeds" >> FetchFeeds(fetch, state=es, poll_policy=policy)
     entries = fetched.responses | "Parse feeds" >> ParseFeeds(state=es, poll_policy=policy)
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(

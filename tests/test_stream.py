@@ -30,7 +30,7 @@ from elasticsearch import Elasticsearch
 
 from bench.stream import GrowingSite
 from newsflow.demosite import synthetic_story
-from newsflow.es import EsConfig, ensure_index
+from newsflow.es import EsConfig, ensure_index, refresh
 from pipelines.stream import StreamOptions, ingest_polls
 from schemas.records import Article, Story
 from transforms.dedupe import DedupeArticles
@@ -324,6 +324,7 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     assert outcome is not None
     summary, freshness = outcome
     assert summary.counters["_state"] == 0  # DONE: drained, not cancelled
+    refresh(es_config)  # the drain's last bulk request is acknowledged; make it searchable now
     assert _story_of(es_config, facts["last_url"]) is not None  # flushed by the drain
     f2 = [r for r in requests if r.path == "/feeds/f2.xml"]
     assert any(r.status == 304 and r.conditional for r in f2), f2
