@@ -1,4 +1,8 @@
-"""NormaliseArticles in a Beam pipeline against a real loopback server."""
+"""NormaliseArticles in a Beam pipeline against a real loopback server.
+
+Every case runs with extraction in the DoFn's thread (``extract_workers=1``) and in a pool of
+two processes (``extract_workers=2``), with the same expected outputs and counters.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+import newsflow.extract
 from newsflow.http import FetchConfig
 from schemas.records import FeedEntry
 from tests.loopback import LoopbackServer
@@ -38,7 +43,8 @@ def counters(pipeline: Any) -> dict[str, int]:
     return out
 
 
-def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int) -> None:
     u = loopback.url
     base = u("/")
     loopback.file("/business/rail", str(FIXTURES / "publisher.html"))
@@ -59,7 +65,9 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer) -> None:
         entry(u("/image")),
     ]
     with TestPipeline() as p:
-        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, batch_size=3)
+        # batch_size=3: with a pool, outputs of a batch come out while the next is fetched.
+        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, batch_size=3,
+                                                              extract_workers=workers)
         assert_that(
             result.articles | "Article keys" >> beam.Map(
                 lambda a: (a.fetched_url.rsplit("/", 1)[-1], a.url.replace(base, "/"),
@@ -89,10 +97,13 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer) -> None:
                            "articles_failed": 4}
 
 
-def test_without_fetching_pages_articles_come_from_the_feed(loopback: LoopbackServer) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_without_fetching_pages_articles_come_from_the_feed(loopback: LoopbackServer,
+                                                            workers: int) -> None:
     entries = [entry(loopback.url("/a"), FEED_CONTENT), entry(loopback.url("/b"))]
     with TestPipeline() as p:
-        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, fetch_pages=False)
+        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, fetch_pages=False,
+                                                              extract_workers=workers)
         assert_that(result.articles | "Bodies" >> beam.Map(lambda a: (a.body_source, a.body)),
                     equal_to([("feed", "The short version of the story, as the feed carried "
                                        "it to its readers.")]), label="articles")
@@ -101,7 +112,26 @@ def test_without_fetching_pages_articles_come_from_the_feed(loopback: LoopbackSe
     assert loopback.hits("/a") == 0 and loopback.hits("/b") == 0
 
 
-@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": True}, {"fetch": "x"}])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_extraction_runs_in_the_worker_processes(loopback: LoopbackServer, workers: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Extraction breaks in this process only: spawned workers import the real one.
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("extracted in the pipeline's process")
+
+    monkeypatch.setattr(newsflow.extract, "extract_article", broken)
+    loopback.file("/business/rail", str(FIXTURES / "publisher.html"))
+    entries = [entry(loopback.url("/business/rail"), FEED_CONTENT)]
+    with TestPipeline() as p:
+        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, extract_workers=workers)
+        assert_that(result.articles | "Sources" >> beam.Map(lambda a: a.body_source),
+                    equal_to(["feed" if workers == 1 else "page"]), label="articles")
+        assert_that(result.dead_letter, equal_to([]), label="dead letters")
+
+
+@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": True}, {"fetch": "x"},
+                                 {"extract_workers": 0}, {"extract_workers": True},
+                                 {"extract_workers": 1.5}])
 def test_bad_arguments_raise_at_construction(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         NormaliseArticles(**bad)

@@ -2,7 +2,9 @@
 
 Fetching is I/O-bound, so the DoFn buffers a bundle's entries and fetches a batch of pages at
 once through the shared, polite HTTP layer (``newsflow.http.Fetcher.fetch_many``: many requests
-in flight, per-host limits). Extraction is pure logic in ``newsflow.extract``. When a page
+in flight, per-host limits). Extraction is pure logic in ``newsflow.extract`` and pure CPU, so
+with ``extract_workers > 1`` it runs in a pool of processes: each page is handed over as it
+arrives, and a batch's pages are extracted while the next batch is fetched. When a page
 cannot be fetched or yields no story text, the feed entry's own content stands in (the article
 says ``body_source='feed'``); when neither has text, the entry goes to the dead letters with
 the reason.
@@ -11,7 +13,10 @@ the reason.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +35,8 @@ LOG = logging.getLogger(__name__)
 STEP = "normalise"
 _HTML_TYPES = ("html", "xml", "text/plain")
 _PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# A fetched entry in pool mode: (entry, window, timestamp, outcome, its extraction or None).
+_Pending = tuple[FeedEntry, Any, Any, FetchResult | FetchError, Future[Any] | None]
 
 
 class NormaliseArticles(beam.PTransform):
@@ -49,17 +56,28 @@ class NormaliseArticles(beam.PTransform):
     ``fetch_pages=False`` skips the network and builds every article from its feed entry
     (``body_source='feed'``); ``fall_back_to_feed=False`` dead-letters a page without text
     instead. ``batch_size`` pages are fetched concurrently.
+
+    ``extract_workers`` (default 1: in the DoFn's thread) is how many processes extract pages;
+    with more than one, each DoFn instance starts a pool of that many (``spawn``: about a second,
+    overlapping the first fetches) in ``setup()`` and stops it in ``teardown()``, and a batch's
+    pages are extracted while the next batch is fetched, so outputs can come one batch after the
+    input that caused them. Outputs, dead letters and counters are the same either way.
     """
 
     def __init__(self, fetch: FetchConfig | None = None, *, batch_size: int = 32,
-                 fetch_pages: bool = True, fall_back_to_feed: bool = True) -> None:
+                 fetch_pages: bool = True, fall_back_to_feed: bool = True,
+                 extract_workers: int = 1) -> None:
         super().__init__()
         if fetch is not None and not isinstance(fetch, FetchConfig):
             raise ValueError(f"fetch must be a FetchConfig, got {type(fetch).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if (isinstance(extract_workers, bool) or not isinstance(extract_workers, int)
+                or extract_workers < 1):
+            raise ValueError(
+                f"extract_workers must be a positive integer, got {extract_workers!r}")
         self._fn = _NormaliseFn(fetch or FetchConfig(accept=_PAGE_ACCEPT), batch_size,
-                                fetch_pages, fall_back_to_feed)
+                                fetch_pages, fall_back_to_feed, extract_workers)
 
     def expand(self, entries: beam.PCollection[FeedEntry]) -> beam.pvalue.DoOutputsTuple:
         return entries | "Normalise articles" >> beam.ParDo(self._fn).with_outputs(
@@ -69,11 +87,12 @@ class NormaliseArticles(beam.PTransform):
 
 class _NormaliseFn(beam.DoFn):
     def __init__(self, fetch: FetchConfig, batch_size: int, fetch_pages: bool,
-                 fall_back_to_feed: bool) -> None:
+                 fall_back_to_feed: bool, extract_workers: int = 1) -> None:
         self._config = fetch
         self._batch_size = batch_size
         self._fetch_pages = fetch_pages
         self._fall_back = fall_back_to_feed
+        self._workers = extract_workers
         self._fetched = Metrics.counter(self.__class__, "pages_fetched")
         self._fetch_failed = Metrics.counter(self.__class__, "pages_failed")
         self._from_page = Metrics.counter(self.__class__, "articles_from_page")
@@ -83,14 +102,34 @@ class _NormaliseFn(beam.DoFn):
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._config) if self._fetch_pages else None
+        self._pool: ProcessPoolExecutor | None = None
+        if self._fetcher is not None and self._workers > 1:
+            self._pool = self._start_pool()
 
     def teardown(self) -> None:
         fetcher = getattr(self, "_fetcher", None)
         if fetcher is not None:
             fetcher.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        from newsflow.extract import extract_article_or_error
+
+        # spawn, not fork: this process has threads (the fetcher's, the runner's).
+        pool = ProcessPoolExecutor(max_workers=self._workers,
+                                   mp_context=multiprocessing.get_context("spawn"))
+        # Start every worker now: each imports the extractors while the first pages download.
+        for _ in range(self._workers):
+            pool.submit(extract_article_or_error, b"", "http://localhost/", fetched_at=None)
+        return pool
 
     def start_bundle(self) -> None:
         self._buffer: list[tuple[FeedEntry, Any, Any]] = []
+        # Pool mode: fetched entries whose extraction may still be running, oldest first.
+        self._pending: list[_Pending] = []
 
     def process(
         self,
@@ -106,6 +145,9 @@ class _NormaliseFn(beam.DoFn):
         yield from self._flush(windowed=True)
 
     def _flush(self, windowed: bool) -> Iterator[Any]:
+        if self._pool is not None:
+            yield from self._flush_to_pool(final=windowed)
+            return
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
@@ -119,16 +161,56 @@ class _NormaliseFn(beam.DoFn):
             if outcome is None and self._fetcher is not None:
                 outcome = FetchError("bad_url", "not fetched", entry.url)
             out = self._normalise(entry, outcome)
-            if windowed:
-                # finish_bundle has no current element: outputs must carry their own window.
-                tag = out.tag if isinstance(out, beam.pvalue.TaggedOutput) else None
-                value = out.value if tag else out
-                wv = WindowedValue(value, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
-                out = beam.pvalue.TaggedOutput(tag, wv) if tag else wv
-            yield out
+            yield _windowed(out, window, timestamp) if windowed else out
 
-    def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None) -> Any:
-        from newsflow.extract import article_from_feed, extract_article
+    def _flush_to_pool(self, final: bool) -> Iterator[Any]:
+        """Fetch the buffered batch, handing each page to the pool as it arrives; then emit the
+        batch before it (extracted meanwhile), or, at the end of the bundle, everything."""
+        assert self._pool is not None and self._fetcher is not None
+        batch, self._buffer = self._buffer, []
+        ready, self._pending = self._pending, []
+        if batch:
+            positions: dict[str, list[int]] = {}
+            for i, (entry, _, _) in enumerate(batch):
+                positions.setdefault(entry.url, []).append(i)
+            outcomes: dict[str, FetchResult | FetchError] = {}
+            extracting: dict[int, Future[Any]] = {}
+            for request, fetched in self._fetcher.fetch_many(list(positions)):
+                url = request if isinstance(request, str) else request.url
+                outcomes[url] = fetched
+                if isinstance(fetched, FetchResult) and _not_html(fetched) is None:
+                    for i in positions[url]:
+                        extracting[i] = self._submit(batch[i][0], fetched)
+            for i, (entry, window, timestamp) in enumerate(batch):
+                outcome = outcomes.get(entry.url)
+                if outcome is None:
+                    outcome = FetchError("bad_url", "not fetched", entry.url)
+                self._pending.append((entry, window, timestamp, outcome, extracting.get(i)))
+        if final:
+            ready, self._pending = ready + self._pending, []
+        for entry, window, timestamp, outcome, extracted in ready:
+            # Outputs may belong to earlier elements: each carries its own window.
+            yield _windowed(self._normalise(entry, outcome, extracted), window, timestamp)
+
+    def _submit(self, entry: FeedEntry, page: FetchResult) -> Future[Any]:
+        from newsflow.extract import extract_article_or_error
+
+        def submit(pool: ProcessPoolExecutor) -> Future[Any]:
+            return pool.submit(extract_article_or_error, page.body, page.final_url,
+                               fetched_at=page.fetched_at, headers=page.headers, entry=entry,
+                               fetched_url=entry.url)
+
+        assert self._pool is not None
+        try:
+            return submit(self._pool)
+        except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start_pool()
+            return submit(self._pool)
+
+    def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None,
+                   extracted: Future[Any] | None = None) -> Any:
+        from newsflow.extract import article_from_feed, extract_article_or_error
 
         reason: tuple[str, str, bool] = ("no_text", "pages are not fetched", False)
         fetched_at = datetime.now(UTC)
@@ -140,19 +222,24 @@ class _NormaliseFn(beam.DoFn):
         else:
             self._fetched.inc()
             fetched_at = outcome.fetched_at
-            content_type = outcome.content_type.lower()
-            if content_type and not any(t in content_type for t in _HTML_TYPES):
-                reason = ("not_html", f"content type {content_type!r}", False)
+            not_html = _not_html(outcome)
+            if not_html is not None:
+                reason = not_html
             else:
-                try:
-                    article = extract_article(
+                if extracted is None:
+                    result = extract_article_or_error(
                         outcome.body, outcome.final_url, fetched_at=outcome.fetched_at,
                         headers=outcome.headers, entry=entry, fetched_url=entry.url,
                     )
-                except Exception as exc:  # noqa: BLE001 - a page we cannot read is a dead letter
-                    LOG.warning("extraction failed for %s: %s", entry.url, exc)
-                    article = None
-                    reason = ("extract_error", f"{type(exc).__name__}: {exc}", False)
+                else:
+                    try:
+                        result = extracted.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. a worker died on this page
+                        result = f"{type(exc).__name__}: {exc}"
+                article = result if isinstance(result, Article) else None
+                if isinstance(result, str):  # a page we cannot read is a dead letter
+                    LOG.warning("extraction failed for %s: %s", entry.url, result)
+                    reason = ("extract_error", result, False)
                 if article is not None and article.body:
                     return self._emit(article, self._from_page)
                 if article is not None:
@@ -177,3 +264,19 @@ class _NormaliseFn(beam.DoFn):
         if article.truncated:
             self._truncated.inc()
         return article
+
+
+def _not_html(page: FetchResult) -> tuple[str, str, bool] | None:
+    """The dead-letter reason of a page that is not HTML (nor text), else None."""
+    content_type = page.content_type.lower()
+    if content_type and not any(t in content_type for t in _HTML_TYPES):
+        return ("not_html", f"content type {content_type!r}", False)
+    return None
+
+
+def _windowed(out: Any, window: Any, timestamp: Any) -> Any:
+    """``out`` in its element's window, for outputs made outside that element's ``process``."""
+    tag = out.tag if isinstance(out, beam.pvalue.TaggedOutput) else None
+    value = out.value if tag else out
+    wv = WindowedValue(value, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
+    return beam.pvalue.TaggedOutput(tag, wv) if tag else wv

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_PARSED_NODES",
     "article_from_feed",
     "extract_article",
+    "extract_article_or_error",
     "parse_html",
 ]
 
@@ -171,6 +172,27 @@ def extract_article(
         truncated=is_truncated(body),
         body_source="page",
     )
+
+
+def extract_article_or_error(
+    html: str | bytes,
+    url: str,
+    *,
+    fetched_at: datetime | None,
+    headers: Mapping[str, str] | None = None,
+    entry: FeedEntry | None = None,
+    fetched_url: str = "",
+) -> Article | str:
+    """:func:`extract_article`, with an error returned as its description (``"Type: message"``).
+
+    The picklable entry point for a process pool (``NormaliseArticles(extract_workers=N)``): it
+    imports no Beam, and the description travels back where an exception might not unpickle.
+    """
+    try:
+        return extract_article(html, url, fetched_at=fetched_at, headers=headers, entry=entry,
+                               fetched_url=fetched_url)
+    except Exception as exc:  # noqa: BLE001 - the caller dead-letters the page with the reason
+        return f"{type(exc).__name__}: {exc}"
 
 
 def _fragment_paragraphs(html: str) -> list[str]:
