@@ -6,6 +6,8 @@ for every entry it finds, one absolute http(s) URL (relative links, ``tag:`` lin
 links), one stable id, a UTC time or ``None`` with the reason (absent, unparseable, before 1990,
 in the future), and plain-text titles and summaries; and telling "a feed with problems"
 (``bozo``, kept) from "not a feed at all" (an HTML page, garbage: a :class:`FeedParseError`).
+A feed's own polling hint (RSS ``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``) is read
+too, for the streaming job's schedule (:func:`poll_hint_seconds`).
 
 Pure functions, no Beam and no network: ``ParseFeeds`` and ``newsflow feeds show`` both use
 :func:`parse_feed`.
@@ -29,23 +31,27 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import feedparser
 
+from newsflow.schedule import feed_hint
 from schemas.records import FeedEntry
 
 __all__ = [
     "EARLIEST",
     "FUTURE_TOLERANCE",
+    "MAX_POLL_HINT",
     "FeedParseError",
     "absolute_links",
     "ParsedFeed",
     "entry_time",
     "html_to_text",
     "parse_feed",
+    "poll_hint_seconds",
 ]
 
 log = logging.getLogger(__name__)
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=2)  # clock skew and time-zone mistakes, not scheduled posts
+MAX_POLL_HINT = timedelta(days=30)  # a feed asking for longer is mistaken, not quiet
 
 NOT_A_FEED = "not_a_feed"
 UNPARSEABLE = "unparseable"
@@ -76,6 +82,7 @@ class ParsedFeed:
     bozo_reason: str | None = None
     encoding: str | None = None
     language: str | None = None
+    poll_hint_seconds: float | None = None
 
 
 # -- text --------------------------------------------------------------------------------------
@@ -294,6 +301,26 @@ def _language(value: Any) -> str | None:
     return primary if primary.isalpha() and 2 <= len(primary) <= 3 else None
 
 
+# -- polling hint ------------------------------------------------------------------------------
+
+def poll_hint_seconds(meta: Mapping[str, Any]) -> float | None:
+    """How long the feed asks readers to wait between polls, in seconds; ``None`` without a hint.
+
+    ``meta`` is feedparser's ``feed`` dict: RSS ``<ttl>`` minutes is ``ttl``; the syndication
+    module's ``sy:updatePeriod`` (hourly ... yearly) divided by ``sy:updateFrequency`` (default
+    1) is ``sy_updateperiod``/``sy_updatefrequency``, whatever the namespace prefix. Both given:
+    the longer. An unreadable or absurd value (not positive, over :data:`MAX_POLL_HINT`) counts
+    as absent, so it cannot push the other one aside.
+    """
+    hints = [
+        feed_hint(ttl_minutes=meta.get("ttl")),
+        feed_hint(update_period=meta.get("sy_updateperiod"),
+                  update_frequency=meta.get("sy_updatefrequency")),
+    ]
+    plausible = [h for h in hints if h is not None and timedelta(0) < h <= MAX_POLL_HINT]
+    return max(plausible).total_seconds() if plausible else None
+
+
 # -- documents ---------------------------------------------------------------------------------
 
 _HTML_SNIFF = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.I)
@@ -412,6 +439,7 @@ def parse_feed(
         bozo_reason=reason,
         encoding=parsed.get("encoding"),
         language=feed_language,
+        poll_hint_seconds=poll_hint_seconds(meta),
     )
     for entry in raw_entries:
         title = html_to_text(entry.get("title"), keep_lines=False)

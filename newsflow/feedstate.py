@@ -10,7 +10,9 @@ extra database is needed: ``<alias>_feeds`` for an :class:`~newsflow.es.EsConfig
 The fetch step and the parse step write different fields with partial updates (``doc`` +
 ``doc_as_upsert``), so neither overwrites the other's. The rules (what a success, a 304 or a
 failure does to the state; when a feed is due; which entries are new) are pure functions here,
-tested without a cluster.
+tested without a cluster. The parse step also keeps the feed's own polling hint
+(``poll_hint_seconds``, see :func:`newsflow.feeds.poll_hint_seconds`) for the streaming job's
+schedule; documents written before it existed simply lack the field.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ log = logging.getLogger(__name__)
 STATE_INDEX_SUFFIX = "_feeds"
 _FETCH_FIELDS = ("feed_url", "etag", "last_modified", "last_fetched_at", "last_success_at",
                  "last_status", "consecutive_failures", "last_error", "next_poll_at")
-PARSE_FIELDS = ("seen_ids", "consecutive_failures", "last_error", "next_poll_at")
+PARSE_FIELDS = ("seen_ids", "consecutive_failures", "last_error", "next_poll_at",
+                "poll_hint_seconds")
 PARSE_FAILURE_FIELDS = ("consecutive_failures", "last_error", "next_poll_at", "etag",
                         "last_modified")
 _TIME_FIELDS = ("last_fetched_at", "last_success_at", "next_poll_at")
+_ALL_FIELDS = (*_FETCH_FIELDS, "seen_ids", "poll_hint_seconds")
 
 MAPPING: dict[str, Any] = {
     "dynamic": "false",
@@ -65,6 +69,7 @@ MAPPING: dict[str, Any] = {
         "last_error": {"type": "text"},
         "next_poll_at": {"type": "date"},
         "seen_ids": {"type": "keyword", "index": False, "doc_values": False},
+        "poll_hint_seconds": {"type": "float"},
     },
 }
 
@@ -131,9 +136,10 @@ class FeedState:
     last_error: str | None = None
     next_poll_at: datetime | None = None
     seen_ids: list[str] = field(default_factory=list)
+    poll_hint_seconds: float | None = None  # the feed's own ttl / sy:updatePeriod, if any
 
     def to_doc(self, fields: Sequence[str] | None = None) -> dict[str, Any]:
-        names = fields or (*_FETCH_FIELDS, "seen_ids")
+        names = fields or _ALL_FIELDS
         doc = {name: getattr(self, name) for name in names}
         for name in _TIME_FIELDS:
             if name in doc:
@@ -143,7 +149,7 @@ class FeedState:
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> FeedState:
         state = cls(feed_url=doc["feed_url"])
-        for name in (*_FETCH_FIELDS, "seen_ids"):
+        for name in _ALL_FIELDS:
             if name in doc and doc[name] is not None:
                 setattr(state, name, utc(doc[name]) if name in _TIME_FIELDS else doc[name])
         state.seen_ids = list(state.seen_ids)
@@ -184,10 +190,13 @@ def after_fetch(
 
 
 def after_parse(state: FeedState, guids: Iterable[str],
-                policy: PollPolicy | None = None) -> FeedState:
-    """A feed parsed: failures cleared, this run's entries remembered as seen."""
+                policy: PollPolicy | None = None,
+                poll_hint_seconds: float | None = None) -> FeedState:
+    """A feed parsed: failures cleared, this run's entries remembered as seen, its polling
+    hint as the document has it now (``None`` when it no longer gives one)."""
     return replace(state, consecutive_failures=0, last_error=None, next_poll_at=None,
-                   seen_ids=remember_entries(state, guids, policy))
+                   seen_ids=remember_entries(state, guids, policy),
+                   poll_hint_seconds=poll_hint_seconds)
 
 
 def after_parse_failure(state: FeedState, message: str, now: datetime,
@@ -286,7 +295,7 @@ class FeedStateStore:
 
     def update_parsed(self, parsed: Iterable[FeedState], failed: Iterable[FeedState] = (),
                       refresh: bool = False) -> None:
-        """Write what the parse step decides: seen ids and failure counts; for bodies that were
-        not feeds, the cleared validators too."""
+        """Write what the parse step decides: seen ids, failure counts and the feed's polling
+        hint; for bodies that were not feeds, the cleared validators too (the hint stays)."""
         self.update(parsed, fields=PARSE_FIELDS, refresh=refresh)
         self.update(failed, fields=PARSE_FAILURE_FIELDS, refresh=refresh)

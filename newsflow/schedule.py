@@ -33,6 +33,7 @@ _PERIODS = {
     "monthly": timedelta(days=30),
     "yearly": timedelta(days=365),
 }
+_MAX_TTL_MINUTES = timedelta.max // timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def feed_hint(
     """
     hints: list[timedelta] = []
     ttl = _positive_int(ttl_minutes)
-    if ttl is not None:
+    if ttl is not None and ttl <= _MAX_TTL_MINUTES:  # beyond that, timedelta overflows
         hints.append(timedelta(minutes=ttl))
     period = _PERIODS.get((update_period or "").strip().lower())
     if period is not None:

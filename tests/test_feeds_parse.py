@@ -16,7 +16,14 @@ from typing import Any
 import orjson
 import pytest
 
-from newsflow.feeds import FeedParseError, ParsedFeed, absolute_links, html_to_text, parse_feed
+from newsflow.feeds import (
+    FeedParseError,
+    ParsedFeed,
+    absolute_links,
+    html_to_text,
+    parse_feed,
+    poll_hint_seconds,
+)
 from schemas.records import FeedEntry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -38,7 +45,7 @@ def by_title(feed: ParsedFeed) -> dict[str, FeedEntry]:
 def golden(feed: ParsedFeed) -> dict[str, Any]:
     return {
         "version": feed.version, "title": feed.title, "bozo": feed.bozo,
-        "language": feed.language,
+        "language": feed.language, "poll_hint_seconds": feed.poll_hint_seconds,
         "entries": [entry.to_dict() for entry in feed.entries],
     }
 
@@ -238,6 +245,46 @@ def test_the_feed_url_must_be_absolute() -> None:
 def test_html_to_text() -> None:
     assert html_to_text("<p>A&amp;B</p><script>x()</script><p>C<br/>D</p>") == "A&B\nC\nD"
     assert html_to_text("  spaced \n\n out ", keep_lines=False) == "spaced out"
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"ttl": "45"}, 45 * 60.0),
+        ({"ttl": " 15 "}, 15 * 60.0),
+        ({"sy_updateperiod": "hourly"}, 3600.0),  # frequency defaults to 1
+        ({"sy_updateperiod": "hourly", "sy_updatefrequency": "4"}, 900.0),
+        ({"sy_updateperiod": "Daily", "sy_updatefrequency": "2"}, 12 * 3600.0),
+        ({"sy_updateperiod": "daily", "sy_updatefrequency": "24"}, 3600.0),
+        ({"sy_updateperiod": "weekly", "sy_updatefrequency": "7"}, 86400.0),
+        ({"ttl": "90", "sy_updateperiod": "hourly"}, 90 * 60.0),  # both: the longer
+        ({}, None),
+        ({"title": "no hint"}, None),
+        ({"ttl": "0"}, None),
+        ({"ttl": "-30"}, None),
+        ({"ttl": "soon"}, None),
+        ({"ttl": str(31 * 24 * 60)}, None),  # over 30 days
+        ({"ttl": "99999999999999"}, None),  # beyond timedelta
+        ({"sy_updateperiod": "yearly"}, None),  # 365 days
+        ({"sy_updateperiod": "fortnightly"}, None),
+        ({"sy_updateperiod": "hourly", "sy_updatefrequency": "9" * 30}, None),  # rounds to 0
+        ({"sy_updateperiod": "hourly", "sy_updatefrequency": "0"}, 3600.0),  # absent: 1
+        ({"ttl": str(60 * 24 * 365), "sy_updateperiod": "daily"}, 86400.0),  # absurd ttl ignored
+    ],
+)
+def test_poll_hint_seconds(meta: dict[str, str], expected: float | None) -> None:
+    assert poll_hint_seconds(meta) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("ttl.xml", 45 * 60.0),  # RSS 2.0 <ttl>
+     ("syndication.rdf", 1800.0),  # RSS 1.0 syn:updatePeriod hourly, syn:updateFrequency 2
+     ("absurd-ttl.xml", 6 * 3600.0),  # a ttl beyond timedelta, then sy: daily 4 times
+     ("rss2.xml", None), ("atom10-xmlbase.atom", None)],
+)
+def test_feed_documents_carry_their_poll_hint(name: str, expected: float | None) -> None:
+    assert parse(name).poll_hint_seconds == expected
 
 
 def _regenerate() -> None:

@@ -8,12 +8,14 @@ import pytest
 
 from newsflow.es import EsConfig
 from newsflow.feedstate import (
+    MAPPING,
     FeedState,
     FeedStateStore,
     PollPolicy,
     after_fetch,
     after_parse,
     after_parse_failure,
+    doc_id,
     entry_key,
     is_due,
     remember_entries,
@@ -45,6 +47,15 @@ def test_200_keeps_validators_and_leaves_failures_to_the_parse() -> None:
     parsed = after_parse(state, ["g"])
     assert (parsed.consecutive_failures, parsed.last_error, parsed.seen_ids) == (
         0, None, [entry_key("g")])
+    assert parsed.poll_hint_seconds is None
+
+
+def test_the_parse_keeps_the_feeds_current_hint() -> None:
+    hinted = after_parse(FeedState(URL), ["g"], poll_hint_seconds=2700.0)
+    assert hinted.poll_hint_seconds == 2700.0
+    assert after_parse(hinted, ["g"]).poll_hint_seconds is None  # the feed dropped its <ttl>
+    failed = after_parse_failure(hinted, "not a feed", NOW)
+    assert failed.poll_hint_seconds == 2700.0  # a bad body says nothing about the feed's pace
 
 
 def test_304_clears_failures() -> None:
@@ -119,6 +130,49 @@ def test_store_round_trip_and_partial_updates(es_config: EsConfig) -> None:
         store.update([after_fetch(back[URL], result(304), NOW)])
         assert store.get_many([URL])[URL].seen_ids == [entry_key("x")]
         assert store.client.indices.exists(index=f"{es_config.index}_feeds")
+    finally:
+        store.client.indices.delete(index=store.index, ignore_unavailable=True)
+        store.close()
+
+
+def test_store_keeps_the_poll_hint_and_reads_documents_written_before_it(
+        es_config: EsConfig) -> None:
+    store = FeedStateStore.from_config(es_config)
+    old_url = "https://old.example/rss"
+    try:
+        # an index and a document from before the field existed (mapping ``dynamic: false``)
+        old_mapping = {**MAPPING, "properties": {
+            k: v for k, v in MAPPING["properties"].items() if k != "poll_hint_seconds"}}
+        store.client.indices.create(index=store.index, mappings=old_mapping)
+        old = FeedState(old_url, etag='"o"', seen_ids=[entry_key("a")])
+        store.update([old], fields=("etag", "seen_ids"), refresh=True)
+        stored = store.client.get(index=store.index, id=doc_id(old_url))["_source"]
+        assert "poll_hint_seconds" not in stored
+        assert store.get_many([old_url])[old_url] == old
+
+        fetched = after_fetch(FeedState(URL), result(etag='"e"'), NOW)
+        store.update([fetched])
+        store.update_parsed([after_parse(fetched, ["g"], poll_hint_seconds=1800.0)])
+        back = store.get_many([URL])[URL]
+        assert (back.poll_hint_seconds, back.etag, back.seen_ids) == (
+            1800.0, '"e"', [entry_key("g")])
+        store.update([after_fetch(back, result(304), NOW)])  # the fetch fields leave it alone
+        assert store.get_many([URL])[URL].poll_hint_seconds == 1800.0
+        store.update_parsed([], [after_parse_failure(back, "not a feed", NOW)])
+        assert store.get_many([URL])[URL].poll_hint_seconds == 1800.0
+        store.update_parsed([after_parse(back, ["g"])])  # the feed no longer gives a hint
+        assert store.get_many([URL])[URL].poll_hint_seconds is None
+    finally:
+        store.client.indices.delete(index=store.index, ignore_unavailable=True)
+        store.close()
+
+
+def test_a_new_state_index_maps_the_poll_hint(es_config: EsConfig) -> None:
+    store = FeedStateStore.from_config(es_config)
+    try:
+        store.ensure()
+        mapping = store.client.indices.get_mapping(index=store.index)[store.index]["mappings"]
+        assert mapping["properties"]["poll_hint_seconds"] == {"type": "float"}
     finally:
         store.client.indices.delete(index=store.index, ignore_unavailable=True)
         store.close()

@@ -49,11 +49,32 @@ def test_a_hint_is_a_floor_but_the_maximum_wins() -> None:
         (5, "hourly", 1, timedelta(hours=1)),  # both: the larger
         ("soon", "fortnightly", "x", None),  # unreadable hints are ignored
         (0, None, None, None),
+        ("99999999999999", None, None, None),  # beyond timedelta: unreadable, not a crash
     ],
 )
 def test_feed_hints(ttl: object, period: str | None, frequency: object,
                     expected: timedelta | None) -> None:
     assert feed_hint(ttl, period, frequency) == expected  # type: ignore[arg-type]
+
+
+def test_a_changing_feed_with_a_hint_is_never_polled_sooner_than_it_asks() -> None:
+    hint = timedelta(minutes=10)
+    s = FeedSchedule(interval=BOUNDS.initial)
+    for minute in range(0, 120, 10):  # it changes at every poll
+        s = after_poll(s, T0 + timedelta(minutes=minute), changed=True, failures=0,
+                       bounds=BOUNDS, hint=hint)
+        assert s.interval == hint
+        assert s.next_poll_at == T0 + timedelta(minutes=minute) + hint
+    unhinted = after_poll(FeedSchedule(interval=BOUNDS.initial), T0, changed=True, failures=0,
+                          bounds=BOUNDS)
+    assert unhinted.interval == MIN
+    # a quiet feed still slows down past its hint, up to the maximum, which also caps the hint
+    quiet = after_poll(FeedSchedule(interval=timedelta(minutes=20)), T0, changed=False,
+                       failures=0, bounds=BOUNDS, hint=hint)
+    assert quiet.interval == timedelta(minutes=30)
+    daily = after_poll(FeedSchedule(interval=MIN), T0, changed=True, failures=0, bounds=BOUNDS,
+                       hint=timedelta(days=1))
+    assert daily.next_poll_at == T0 + BOUNDS.max_interval
 
 
 def test_after_poll_counts_each_fetch_once_and_keeps_the_pace_through_failures() -> None:

@@ -4,7 +4,8 @@ feedparser reads the bytes with the response headers (see :mod:`newsflow.feeds`)
 is not well-formed but still yields entries is kept (counted in ``entries_bozo`` and logged);
 a body that is not a feed goes to the dead letters. With an :class:`~newsflow.es.EsConfig`, the
 entries already seen in earlier runs are skipped (``entries_skipped_seen``) and the ids of this
-run's entries are remembered in the feed state.
+run's entries are remembered in the feed state, with the feed's polling hint (``<ttl>``,
+``sy:updatePeriod``) for the streaming job's schedule.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ class _ParseFeedsFn(beam.DoFn):
                 if is_new:
                     yield entry
             if state is not None:
-                parsed.append(after_parse(state, guids, self._policy))
+                parsed.append(after_parse(state, guids, self._policy,
+                                          poll_hint_seconds=feed.poll_hint_seconds))
         if self._store is not None and (parsed or failed):
             try:
                 self._store.update_parsed(parsed, failed)

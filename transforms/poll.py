@@ -3,9 +3,11 @@
 A tick fires every ``poll_interval`` seconds (a splittable DoFn like Beam's ``PeriodicImpulse``,
 whose watermark follows the ticks). At each tick the feed list file is read again when it
 changed on disk (so feeds added or removed while the job runs are picked up without a restart),
-the feed state written by ``FetchFeeds`` is read from Elasticsearch, and each feed's schedule
-(:mod:`newsflow.schedule`) is advanced by the fetches it has not yet accounted for. The feeds
-due now go on to ``FetchFeeds``; their conditional requests and seen entries stay the business of
+the feed state written by ``FetchFeeds`` and ``ParseFeeds`` is read from Elasticsearch, and each
+feed's schedule (:mod:`newsflow.schedule`) is advanced by the fetches it has not yet accounted
+for: never sooner than the feed's own hint (``poll_hint_seconds``, from its ``<ttl>`` or
+``sy:updatePeriod``), always within the configured bounds. The feeds due now go on to
+``FetchFeeds``; their conditional requests and seen entries stay the business of
 ``FetchFeeds``/``ParseFeeds``.
 
 The source ends when ``stop_at`` is reached or when ``stop_file`` exists: then the restriction
@@ -21,7 +23,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +161,18 @@ class _TickFn(beam.DoFn):
             index += 1
 
 
+def _advance(schedule: FeedSchedule, state: FeedState | None,
+             bounds: ScheduleBounds) -> FeedSchedule:
+    """A feed's schedule once it accounts for the last fetch its stored state shows, with the
+    feed's own hint; unchanged when the feed was never fetched or that fetch is counted."""
+    if state is None or state.last_fetched_at is None:
+        return schedule
+    hint = (None if state.poll_hint_seconds is None
+            else timedelta(seconds=state.poll_hint_seconds))
+    return after_poll(schedule, state.last_fetched_at, changed=state.last_status == 200,
+                      failures=state.consecutive_failures, bounds=bounds, hint=hint)
+
+
 class _DueFeedsFn(beam.DoFn):
     """Tick → the feeds due now, keeping one ``FeedSchedule`` per feed in this worker."""
 
@@ -202,15 +216,7 @@ class _DueFeedsFn(beam.DoFn):
         due: list[str] = []
         for url in urls:
             schedule = self._schedules.get(url) or FeedSchedule(interval=self._bounds.initial)
-            state = states.get(url)
-            if state is not None and state.last_fetched_at is not None:
-                schedule = after_poll(
-                    schedule,
-                    state.last_fetched_at,
-                    changed=state.last_status == 200,
-                    failures=state.consecutive_failures,
-                    bounds=self._bounds,
-                )
+            schedule = _advance(schedule, states.get(url), self._bounds)
             if is_due(schedule, now):
                 due.append(url)
                 # Not due again before this poll's own outcome reschedules it.
