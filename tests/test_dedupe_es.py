@@ -113,3 +113,24 @@ def test_reingesting_the_same_articles_changes_nothing(es_config: EsConfig) -> N
     assert run(es_config, ids) == {"stories_new": 0, "copies_merged": 0}
     after = stored(es_config)
     assert [Story.from_dict(d) for d in after] == [Story.from_dict(d) for d in before]
+
+
+def test_failed_lookups_keep_the_stories_and_are_dead_letters(es_config: EsConfig) -> None:
+    # No index behind the alias: every search of the msearch comes back with its own error.
+    ids = ["bridge-original", "bridge-wire", "ferry-original"]
+    p = TestPipeline()
+    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es_config)
+    assert_that(
+        out.stories | beam.Map(lambda s: sorted(c.url for c in s.copies)),
+        equal_to([sorted(ROWS[i]["url"] for i in ids[:2]), [ROWS["ferry-original"]["url"]]]),
+        label="stories kept, unmerged",
+    )
+    assert_that(
+        out.dead_letter | beam.Map(lambda f: (f.step, f.transient, "index_not_found" in f.message)),
+        equal_to([("dedupe", True, True)] * 2),
+        label="one transient failure per story",
+    )
+    result = p.run()
+    result.wait_until_finish()
+    found = result.metrics().query(MetricsFilter().with_name("lookups_failed"))["counters"]
+    assert sum(c.committed for c in found) == 2

@@ -405,13 +405,22 @@ class _BuildStoryFn(beam.DoFn):
 
 
 class _MergeStoredFn(beam.DoFn):
-    """Looks each story up in Elasticsearch by band keys and merges it into a stored copy."""
+    """Looks each story up in Elasticsearch by band keys and merges it into a stored copy.
 
-    def __init__(self, es: EsConfig, rules: MatchRules, candidates: int) -> None:
+    Stories are buffered with their window and timestamp and looked up ``lookup_batch`` at a
+    time in one ``msearch``; results go out as ``WindowedValue``s, so batching changes nothing
+    about windowing (a streaming job keeps its windows).
+    """
+
+    def __init__(
+        self, es: EsConfig, rules: MatchRules, candidates: int, lookup_batch: int = 100
+    ) -> None:
         self._es_config = es
         self._rules = rules
         self._candidates = candidates
+        self._lookup_batch = lookup_batch
         self._client: Any = None
+        self._buffer: list[tuple[Story, Member, Any, Any]] = []
         self._new = Metrics.counter(self.__class__, "stories_new")
         self._merged = Metrics.counter(self.__class__, "copies_merged")
         self._lookup_failed = Metrics.counter(self.__class__, "lookups_failed")
@@ -424,34 +433,77 @@ class _MergeStoredFn(beam.DoFn):
             self._client.close()
             self._client = None
 
-    def process(self, item: tuple[Story, Member]) -> Iterator[Any]:
-        story, canonical = item
-        try:
-            stored = self._lookup(story, canonical)
-        except Exception as exc:  # the cluster refused us: keep the story, report the failure
-            self._lookup_failed.inc()
-            failure = _failure(story, exc)
-            failure.transient = True
-            failure.context = {"story_id": story.story_id}
-            yield TaggedOutput(DEAD_LETTER, failure)
-            stored = None
-        if stored is None:
-            self._new.inc()
-            self._merged.inc(max(story.copy_count - 1, 0))
-            yield story, canonical
-            return
-        known = {c.url for c in stored.copies}
-        self._merged.inc(sum(1 for c in story.copies if c.url not in known))
-        yield merge_into(stored, story, canonical), canonical
+    def start_bundle(self) -> None:
+        self._buffer = []
 
-    def _lookup(self, story: Story, canonical: Member) -> Story | None:
-        response = self._client.search(
-            index=self._es_config.index,
-            query={"terms": {"band_keys": story.band_keys}},
-            size=self._candidates,
-            sort=[{"published_at": {"order": "asc", "missing": "_last"}}, {"story_id": "asc"}],
-        )
-        for hit in response["hits"]["hits"]:
+    def process(
+        self,
+        item: tuple[Story, Member],
+        window: Any = beam.DoFn.WindowParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
+    ) -> Iterator[Any]:
+        story, canonical = item
+        self._buffer.append((story, canonical, window, timestamp))
+        if len(self._buffer) >= self._lookup_batch:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._flush()
+
+    def _flush(self) -> Iterator[Any]:
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        try:
+            found = self._lookup([(story, canonical) for story, canonical, _, _ in batch])
+        except Exception as exc:  # the whole request failed: every story of it did
+            found = [exc] * len(batch)
+        for (story, canonical, window, timestamp), stored in zip(batch, found, strict=True):
+            if isinstance(stored, Exception):  # the cluster refused us: keep the story
+                self._lookup_failed.inc()
+                failure = _failure(story, stored)
+                failure.transient = True
+                failure.context = {"story_id": story.story_id}
+                yield TaggedOutput(DEAD_LETTER, WindowedValue(failure, timestamp, (window,)))
+                stored = None
+            if stored is None:
+                self._new.inc()
+                self._merged.inc(max(story.copy_count - 1, 0))
+                yield WindowedValue((story, canonical), timestamp, (window,))
+                continue
+            known = {c.url for c in stored.copies}
+            self._merged.inc(sum(1 for c in story.copies if c.url not in known))
+            merged = merge_into(stored, story, canonical)
+            yield WindowedValue((merged, canonical), timestamp, (window,))
+
+    def _lookup(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
+        """The stored story each of ``items`` copies (None: a new story), one ``msearch``."""
+        searches: list[dict[str, Any]] = []
+        for story, _ in items:
+            searches.append({"index": self._es_config.index})
+            searches.append(
+                {
+                    "query": {"terms": {"band_keys": story.band_keys}},
+                    "size": self._candidates,
+                    "sort": [
+                        {"published_at": {"order": "asc", "missing": "_last"}},
+                        {"story_id": "asc"},
+                    ],
+                }
+            )
+        responses = self._client.msearch(searches=searches)["responses"]
+        out: list[Story | Exception | None] = []
+        for (story, canonical), response in zip(items, responses, strict=True):
+            if "error" in response:
+                out.append(_LookupError.of(response))
+                continue
+            out.append(self._first_match(response["hits"]["hits"], story, canonical))
+        return out
+
+    def _first_match(
+        self, hits: list[dict[str, Any]], story: Story, canonical: Member
+    ) -> Story | None:
+        for hit in hits:
             stored = Story.from_dict(hit["_source"])
             if self._matches(stored, story, canonical):
                 return stored
@@ -471,6 +523,19 @@ class _MergeStoredFn(beam.DoFn):
             return True
         old = stored_entry(stored)
         return is_copy(old.fingerprint, newcomer.fingerprint, None, None, self._rules)
+
+
+class _LookupError(Exception):
+    """One search of an ``msearch`` that Elasticsearch answered with an error."""
+
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> _LookupError:
+        error = response.get("error") or {}
+        if isinstance(error, dict):
+            kind, reason = error.get("type", "error"), error.get("reason", "")
+        else:
+            kind, reason = "error", str(error)
+        return cls(f"{response.get('status', '')} {kind}: {reason}".strip())
 
 
 class _CombineVersionsFn(beam.DoFn):
