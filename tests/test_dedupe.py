@@ -23,6 +23,7 @@ import pytest
 from newsflow.cli import main
 from newsflow.commands.dedupe import dedupe_lines
 from newsflow.dedupe import (
+    HORIZON,
     Entry,
     MatchRules,
     choose_canonical,
@@ -297,3 +298,35 @@ def test_numbers_cut_off_by_truncation_do_not_split_a_copy() -> None:
     assert original.numbers - cut.numbers  # the copy lost a figure to the cut ...
     loose = MatchRules(min_containment=0.3, short_containment=0.3, max_furniture=0.0)
     assert is_copy(original, cut, rules=loose)  # ... which is no reason to split it
+
+
+def test_entry_tuple_round_trip_keeps_what_the_pair_check_reads() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsflow.dedupe.story import (
+        entry_from_tuple,
+        entry_to_tuple,
+        epoch_micros,
+        from_epoch_micros,
+    )
+
+    body = "Alpha beta gamma delta 12 epsilon Zeta.\n\nEta theta iota kappa lambda mu nu xi."
+    when = datetime(2024, 6, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    entry = Entry("k", "https://a.test/x", "a.test", when, fingerprint(body), truncated=True)
+    back = entry_from_tuple(entry_to_tuple(entry))
+    assert (back.key, back.url, back.source, back.published_at, back.truncated) == (
+        "k", "https://a.test/x", "a.test", when, True)
+    fp, fb = entry.fingerprint, back.fingerprint
+    for name in ("shingles", "line_starts", "bands"):
+        assert getattr(fb, name).dtype == getattr(fp, name).dtype
+        assert getattr(fb, name).tolist() == getattr(fp, name).tolist()
+    for name in ("numbers", "words", "body_hash", "complete", "credits", "names", "short"):
+        assert getattr(fb, name) == getattr(fp, name)
+    assert is_copy(fp, fb) and is_copy(fb, fp)
+    # Exact microseconds: the 72-hour horizon compares as it does on datetimes.
+    later = when + HORIZON
+    start, end = epoch_micros(when), epoch_micros(later)
+    assert start is not None and end is not None
+    assert end - start == HORIZON // timedelta(microseconds=1)
+    assert from_epoch_micros(epoch_micros(later)) == later
+    assert epoch_micros(None) is None and from_epoch_micros(None) is None

@@ -35,9 +35,14 @@ from newsflow.dedupe.cluster import url_band_key
 from newsflow.dedupe.match import within_horizon
 from newsflow.dedupe.signature import Fingerprint, fingerprints
 from newsflow.dedupe.story import (
+    MICROSECOND,
+    EntryTuple,
     Member,
     build_story,
     combine_versions,
+    entry_from_tuple,
+    entry_to_tuple,
+    epoch_micros,
     member_of,
     merge_into,
     stored_entry,
@@ -100,6 +105,9 @@ class DedupeArticles(beam.PTransform):
             _FingerprintFn(self._batch_size)
         ).with_outputs(DEAD_LETTER, main="members")
         members = fingerprinted.members  # (ref, Member)
+        # The pair check needs fingerprints, URLs and times only: those go through its joins,
+        # as tuples of primitives (the article bodies and datetimes would be pickled).
+        entries = members | "Keep fingerprints" >> beam.Map(_entry_tuple)
 
         edges = (
             members
@@ -108,7 +116,7 @@ class DedupeArticles(beam.PTransform):
             | "Pair bucket members"
             >> beam.ParDo(_PairBucketFn(self._max_bucket, self._rules))
             | "Drop repeated pairs" >> beam.Distinct()
-            | "Verify pairs" >> _VerifyPairs(members, self._rules)
+            | "Verify pairs" >> _VerifyPairs(entries, self._rules)
         )
         labels = edges | "Connect components" >> _ConnectedComponents(self._rounds)
 
@@ -126,7 +134,7 @@ class DedupeArticles(beam.PTransform):
             ).with_outputs(DEAD_LETTER, main="stories")
             stories = (
                 merged.stories
-                | "Key by story id" >> beam.Map(lambda pair: (pair[0].story_id, pair))
+                | "Key by story id" >> beam.Map(lambda pair: (pair[0].story_id, pair[0]))
                 | "Group story versions" >> beam.GroupByKey()
                 | "Combine story versions" >> beam.ParDo(_CombineVersionsFn())
             )
@@ -220,9 +228,14 @@ class _FingerprintFn(beam.DoFn):
             yield WindowedValue((member.entry.key, member), timestamp, (window,))
 
 
-def _band_entries(item: tuple[str, Member]) -> Iterator[tuple[str, tuple[str, datetime | None]]]:
+def _entry_tuple(item: tuple[str, Member]) -> tuple[str, EntryTuple]:
+    return item[0], entry_to_tuple(item[1].entry)
+
+
+def _band_entries(item: tuple[str, Member]) -> Iterator[tuple[str, tuple[str, int | None]]]:
+    """(band key, (ref, published_at in epoch microseconds)) per band key and URL key."""
     ref, member = item
-    stamp = (ref, member.entry.published_at)
+    stamp = (ref, epoch_micros(member.entry.published_at))
     for key in member.entry.fingerprint.band_keys:
         yield key, stamp
     ukey = url_band_key(member.entry.url)
@@ -235,33 +248,39 @@ class _PairBucketFn(beam.DoFn):
 
     def __init__(self, max_bucket: int, rules: MatchRules) -> None:
         self._max_bucket = max_bucket
-        self._rules = rules
+        self._horizon = rules.horizon // MICROSECOND  # exact: times are epoch microseconds
         self._candidates = Metrics.counter(self.__class__, "pairs_candidate")
         self._oversized = Metrics.counter(self.__class__, "buckets_oversized")
 
     def process(
-        self, bucket: tuple[str, Iterable[tuple[str, datetime | None]]]
+        self, bucket: tuple[str, Iterable[tuple[str, int | None]]]
     ) -> Iterator[tuple[str, str]]:
-        seen: dict[str, datetime | None] = {}
+        seen: dict[str, int | None] = {}
         for ref, stamp in bucket[1]:
             seen[ref] = stamp
             if len(seen) > self._max_bucket:  # a phrase every article shares: not a story
                 self._oversized.inc()
                 return
         members = sorted(seen.items())
+        horizon = self._horizon
         for i, (ra, ta) in enumerate(members):
             for rb, tb in members[i + 1 :]:
-                if within_horizon(ta, tb, self._rules.horizon):
+                if ta is None or tb is None or abs(ta - tb) <= horizon:  # within_horizon
                     self._candidates.inc()
                     yield ra, rb
 
 
 class _VerifyPairs(beam.PTransform):
-    """(ref_a, ref_b) candidate pairs → (ref_a, ref_b) pairs that are copies of each other."""
+    """(ref_a, ref_b) candidate pairs → (ref_a, ref_b) pairs that are copies of each other.
 
-    def __init__(self, members: beam.PCollection[tuple[str, Member]], rules: MatchRules) -> None:
+    ``entries`` are (ref, ``entry_to_tuple(entry)``) of every article.
+    """
+
+    def __init__(
+        self, entries: beam.PCollection[tuple[str, EntryTuple]], rules: MatchRules
+    ) -> None:
         super().__init__()
-        self._members = members
+        self._members = entries
         self._rules = rules
 
     def expand(self, pairs: beam.PCollection[tuple[str, str]]) -> beam.PCollection[tuple[str, str]]:
@@ -279,7 +298,7 @@ class _VerifyPairs(beam.PTransform):
 
 def _carry_first(
     joined: tuple[str, dict[str, list[Any]]],
-) -> Iterator[tuple[str, tuple[str, Member]]]:
+) -> Iterator[tuple[str, tuple[str, EntryTuple]]]:
     ref_a, groups = joined
     if not groups["member"]:
         return
@@ -297,9 +316,9 @@ class _CheckPairFn(beam.DoFn):
         ref_b, groups = joined
         if not groups["member"]:
             return
-        member_b: Member = groups["member"][0]
-        for ref_a, member_a in groups["pair"]:
-            if same_story(member_a.entry, member_b.entry, self._rules):
+        entry_b = entry_from_tuple(groups["member"][0])
+        for ref_a, entry_a in groups["pair"]:
+            if same_story(entry_from_tuple(entry_a), entry_b, self._rules):
                 self._verified.inc()
                 yield ref_a, ref_b
 
@@ -539,6 +558,6 @@ class _LookupError(Exception):
 
 
 class _CombineVersionsFn(beam.DoFn):
-    def process(self, group: tuple[str, Iterable[tuple[Story, Member]]]) -> Iterator[Story]:
-        versions = [story for story, _ in group[1]]
+    def process(self, group: tuple[str, Iterable[Story]]) -> Iterator[Story]:
+        versions = list(group[1])
         yield versions[0] if len(versions) == 1 else combine_versions(versions)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
 
 from newsflow.dedupe.canonical import Entry, canonical_ranks, story_id
 from newsflow.dedupe.cluster import url_band_key
@@ -20,6 +24,8 @@ from schemas.records import Article, Copy, Story
 
 # A story stores at most this many band keys (the canonical's first, then its copies').
 MAX_STORY_KEYS = 512
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,51 @@ def member_of(article: Article, fp: Fingerprint | None = None) -> Member:
         truncated=article.truncated,
     )
     return Member(entry, article)
+
+
+def epoch_micros(t: datetime | None) -> int | None:
+    """Microseconds since the epoch: exact, so differences compare as the datetimes' do."""
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return (t - EPOCH) // MICROSECOND
+
+
+def from_epoch_micros(us: int | None) -> datetime | None:
+    return None if us is None else EPOCH + timedelta(microseconds=us)
+
+
+# An ``Entry`` as a tuple of primitives (str, int, bool, bytes, tuples of str): what the Beam
+# transform ships between workers for the pair check, cheap to code, no pickling.
+EntryTuple = tuple[Any, ...]
+
+
+def entry_to_tuple(entry: Entry) -> EntryTuple:
+    fp = entry.fingerprint
+    return (
+        entry.key, entry.url, entry.source, epoch_micros(entry.published_at), entry.truncated,
+        np.ascontiguousarray(fp.shingles, dtype=np.uint32).tobytes(),
+        np.ascontiguousarray(fp.line_starts, dtype=np.int32).tobytes(),
+        tuple(sorted(fp.numbers)), fp.words, fp.body_hash, fp.complete,
+        np.ascontiguousarray(fp.bands, dtype=np.uint64).tobytes(),
+        tuple(sorted(fp.credits)), tuple(sorted(fp.names)), fp.short,
+    )
+
+
+def entry_from_tuple(t: EntryTuple) -> Entry:
+    """The ``Entry`` ``entry_to_tuple`` was given (its arrays read-only views of the bytes)."""
+    (key, url, source, published, truncated, shingles, line_starts, numbers, words, body_hash,
+     complete, bands, credits, names, short) = t
+    fp = Fingerprint(
+        shingles=np.frombuffer(shingles, dtype=np.uint32),
+        line_starts=np.frombuffer(line_starts, dtype=np.int32),
+        numbers=frozenset(numbers), words=words, body_hash=body_hash, complete=complete,
+        bands=np.frombuffer(bands, dtype=np.uint64),
+        credits=frozenset(credits), names=frozenset(names), short=short,
+    )
+    return Entry(key=key, url=url, source=source, published_at=from_epoch_micros(published),
+                 fingerprint=fp, truncated=truncated)
 
 
 def copy_of(article: Article) -> Copy:
