@@ -111,54 +111,84 @@ def run_ingest(argv: list[str], *, quiet: bool = False) -> int:
     return 0 if summary.ok() else 1
 
 
-def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
-    """Run the batch job for ``argv``; None (after one clear message) when it could not start."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+@dataclass
+class Prepared:
+    """A run that can start: its options (runner filled in), cluster and dead-letter file."""
+
+    options: Any
+    config: Any
+    dead_path: Path
+    local_dead_letters: bool
+
+    def count_dead_letters(self) -> int:
+        if not (self.local_dead_letters and self.dead_path.exists()):
+            return 0
+        return sum(1 for line in self.dead_path.open() if line.strip())
+
+
+def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Prepared | None:
+    """Validate ``argv``, check the cluster, pick the runner and the dead-letter file.
+
+    Returns None after printing one clear message when the run cannot start: bad options, an
+    unreachable Elasticsearch, a runner that cannot be set up. ``extra_errors(options)`` may
+    return more messages (the streaming job's own options).
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from newsflow import es, runners
-    from pipelines import ingest as pipeline
     from pipelines.options import EsOptions, OutputOptions, validate_all
 
+    command = "newsflow ingest --streaming" if streaming else "newsflow ingest"
     options = PipelineOptions(argv)
     try:
         validate_all(options)
-        urls = pipeline.feed_urls(options)
+        errors = extra_errors(options) if extra_errors else []
+        if errors:
+            raise ValueError("bad options:\n  " + "\n  ".join(errors))
+        config = options.view_as(EsOptions).es_config()
+        es.check_reachable(config)
+        es.ensure_index(config)
+        options = PipelineOptions(runners.resolve_runner_args(argv, streaming=streaming))
+    except (ValueError, es.EsUnavailable, runners.RunnerSetupError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
+    options.view_as(StandardOptions).streaming = streaming
+    output = options.view_as(OutputOptions)
+    if not output.dead_letters:
+        prefix = "stream" if streaming else "run"
+        output.dead_letters = time.strftime(
+            f"{DEAD_LETTER_DIR}/{prefix}-%Y%m%dT%H%M%SZ.jsonl", time.gmtime()
+        )
+    local = "://" not in output.dead_letters  # else gs://... and the like, read there
+    dead_path = Path(output.dead_letters)
+    if local:
+        dead_path.parent.mkdir(parents=True, exist_ok=True)
+    return Prepared(options, config, dead_path, local)
+
+
+def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
+    """Run the batch job for ``argv``; None (after one clear message) when it could not start."""
+    import apache_beam as beam
+
+    from pipelines import ingest as pipeline
+
+    run = prepare(argv, streaming=False)
+    if run is None:
+        return None
+    try:
+        urls = pipeline.feed_urls(run.options)
     except ValueError as exc:
         print(f"newsflow ingest: {exc}", file=sys.stderr)
         return None
-    config = options.view_as(EsOptions).es_config()
-    try:
-        es.check_reachable(config)
-        es.ensure_index(config)
-    except es.EsUnavailable as exc:
-        print(f"newsflow ingest: {exc}", file=sys.stderr)
-        return None
-    try:
-        options = PipelineOptions(runners.resolve_runner_args(argv, streaming=False))
-    except runners.RunnerSetupError as exc:
-        print(f"newsflow ingest: {exc}", file=sys.stderr)
-        return None
-    output = options.view_as(OutputOptions)
-    if not output.dead_letters:
-        output.dead_letters = time.strftime(
-            f"{DEAD_LETTER_DIR}/run-%Y%m%dT%H%M%SZ.jsonl", time.gmtime()
-        )
-    dead_path = Path(output.dead_letters)
-    local_dead_letters = "://" not in output.dead_letters  # else gs://..., read by the user there
-    if local_dead_letters:
-        dead_path.parent.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(
-            f"ingesting {len(urls)} feeds into {config.url} (alias {config.index})", file=sys.stderr
+            f"ingesting {len(urls)} feeds into {run.config.url} (alias {run.config.index})",
+            file=sys.stderr,
         )
     started = time.monotonic()
-    p = beam.Pipeline(options=options)
-    pipeline.build(p, options, urls, progress=not quiet)
+    p = beam.Pipeline(options=run.options)
+    pipeline.build(p, run.options, urls, progress=not quiet)
     result = p.run()
     result.wait_until_finish()
     elapsed = time.monotonic() - started
-    dead = 0
-    if local_dead_letters and dead_path.exists():
-        dead = sum(1 for line in dead_path.open() if line.strip())
-    return Summary(counters_of(result), dead, str(dead_path), elapsed)
+    return Summary(counters_of(result), run.count_dead_letters(), str(run.dead_path), elapsed)

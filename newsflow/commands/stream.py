@@ -70,44 +70,18 @@ def stream(
     None (after one message) when it could not start. ``stop_file``: drain when it appears
     (default: a private temporary path that SIGINT/SIGTERM create)."""
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.runners.runner import PipelineState
 
-    from newsflow import es, runners
-    from newsflow.commands.ingest import DEAD_LETTER_DIR, Summary, counters_of
-    from pipelines.options import EsOptions, OutputOptions, validate_all
+    from newsflow import runners
+    from newsflow.commands.ingest import Summary, counters_of, prepare
     from pipelines.stream import StreamOptions, build_streaming
 
     runners.quiet_runner_logs()
-    options = PipelineOptions(argv)
-    try:
-        validate_all(options)
-        errors = options.view_as(StreamOptions).validate()
-        if errors:
-            raise ValueError("bad options:\n  " + "\n  ".join(errors))
-    except ValueError as exc:
-        print(f"newsflow ingest --streaming: {exc}", file=sys.stderr)
+    run = prepare(argv, streaming=True,
+                  extra_errors=lambda options: options.view_as(StreamOptions).validate())
+    if run is None:
         return None
-    config = options.view_as(EsOptions).es_config()
-    try:
-        es.check_reachable(config)
-        es.ensure_index(config)
-    except es.EsUnavailable as exc:
-        print(f"newsflow ingest --streaming: {exc}", file=sys.stderr)
-        return None
-    try:
-        options = PipelineOptions(runners.resolve_runner_args(argv, streaming=True))
-    except runners.RunnerSetupError as exc:
-        print(f"newsflow ingest --streaming: {exc}", file=sys.stderr)
-        return None
-    options.view_as(StandardOptions).streaming = True
-    output = options.view_as(OutputOptions)
-    if not output.dead_letters:
-        output.dead_letters = time.strftime(
-            f"{DEAD_LETTER_DIR}/stream-%Y%m%dT%H%M%SZ.jsonl", time.gmtime()
-        )
-    dead_path = Path(output.dead_letters)
-    dead_path.parent.mkdir(parents=True, exist_ok=True)
+    options, config, dead_path = run.options, run.config, run.dead_path
 
     own_stop = stop_file is None
     if stop_file is None:
@@ -159,5 +133,5 @@ def stream(
     elapsed = time.monotonic() - started
     counters = counters_of(result)
     counters["_state"] = 0 if result.state == PipelineState.DONE else 1
-    dead = sum(1 for line in dead_path.open() if line.strip()) if dead_path.exists() else 0
+    dead = run.count_dead_letters()
     return Summary(counters, dead, str(dead_path), elapsed), _distribution(result, "freshness_ms")
