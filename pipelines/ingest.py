@@ -56,7 +56,9 @@ def build(
     fetched = p | "Feed list" >> beam.Create(urls) | "Fetch feeds" >> FetchFeeds(fetch, state=state)
     entries = fetched.responses | "Parse feeds" >> ParseFeeds(state=state)
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(
-        fetch, fetch_pages=feeds.fetch_articles == "true"
+        fetch,
+        fetch_pages=feeds.fetch_articles == "true",
+        extract_workers=feeds.extract_workers,
     )
     normalised = articles.articles
     if progress:

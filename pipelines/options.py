@@ -35,6 +35,12 @@ class FeedOptions(PipelineOptions):
             help="fetch and extract each entry's page (false: index the feed's own text)",
         )
         parser.add_argument(
+            "--extract_workers",
+            type=int,
+            default=1,
+            help="processes extracting articles per worker (2 uses both cores of a local run)",
+        )
+        parser.add_argument(
             "--feed_state",
             default="true",
             choices=("true", "false"),
@@ -45,6 +51,8 @@ class FeedOptions(PipelineOptions):
         errors = []
         if not self.feeds and not self.feed_url:
             errors.append("no feeds: give --feeds FILE or --feed_url URL")
+        if self.extract_workers < 1:
+            errors.append(f"--extract_workers must be at least 1, got {self.extract_workers}")
         if self.feeds and not Path(self.feeds).is_file():
             errors.append(f"--feeds {self.feeds}: no such file")
         return errors

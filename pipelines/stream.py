@@ -192,7 +192,9 @@ def ingest_polls(
     fetched = polls | "Fetch feeds" >> FetchFeeds(fetch, state=es, poll_policy=policy)
     entries = fetched.responses | "Parse feeds" >> ParseFeeds(state=es, poll_policy=policy)
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(
-        fetch, fetch_pages=feeds.fetch_articles == "true"
+        fetch,
+        fetch_pages=feeds.fetch_articles == "true",
+        extract_workers=feeds.extract_workers,
     )
     stories = articles.articles | "Dedupe articles" >> DedupeArticles(es=es, rules=rules)
     measured = stories.stories | "Measure freshness" >> MeasureFreshness(progress=progress)
