@@ -193,6 +193,11 @@ def local_runner_args(streaming: bool) -> list[str]:
     return ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
+def is_local(argv: list[str]) -> bool:
+    """True when ``argv`` names no runner: the job runs on this machine."""
+    return not any(arg == "--runner" or arg.startswith("--runner=") for arg in argv)
+
+
 def resolve_runner_args(argv: list[str], *, streaming: bool) -> list[str]:
     """``argv`` with the runner flags filled in, as ``newsflow ingest`` understands them.
 

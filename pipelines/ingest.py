@@ -58,7 +58,7 @@ def build(
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(
         fetch,
         fetch_pages=feeds.fetch_articles == "true",
-        extract_workers=feeds.extract_workers,
+        extract_workers=feeds.extract_workers or 1,
     )
     normalised = articles.articles
     if progress:

@@ -37,8 +37,9 @@ class FeedOptions(PipelineOptions):
         parser.add_argument(
             "--extract_workers",
             type=int,
-            default=1,
-            help="processes extracting articles per worker (2 uses both cores of a local run)",
+            default=None,
+            help="processes extracting articles per worker (default: one per core on the local "
+            "runner, 1 on distributed runners, which run many workers already)",
         )
         parser.add_argument(
             "--feed_state",
@@ -51,7 +52,7 @@ class FeedOptions(PipelineOptions):
         errors = []
         if not self.feeds and not self.feed_url:
             errors.append("no feeds: give --feeds FILE or --feed_url URL")
-        if self.extract_workers < 1:
+        if self.extract_workers is not None and self.extract_workers < 1:
             errors.append(f"--extract_workers must be at least 1, got {self.extract_workers}")
         if self.feeds and not Path(self.feeds).is_file():
             errors.append(f"--feeds {self.feeds}: no such file")

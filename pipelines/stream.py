@@ -194,7 +194,7 @@ def ingest_polls(
     articles = entries.entries | "Normalise articles" >> NormaliseArticles(
         fetch,
         fetch_pages=feeds.fetch_articles == "true",
-        extract_workers=feeds.extract_workers,
+        extract_workers=feeds.extract_workers or 1,
     )
     stories = articles.articles | "Dedupe articles" >> DedupeArticles(es=es, rules=rules)
     measured = stories.stories | "Measure freshness" >> MeasureFreshness(progress=progress)

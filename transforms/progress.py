@@ -49,7 +49,8 @@ class _ProgressFn(beam.DoFn):
     def process(self, element: Any) -> Iterator[Any]:
         now = time.monotonic()
         if not self._seen:
-            self._started = now  # the rate counts from the first element, not from start-up
+            # the rate counts from the first element, not from start-up; first line after interval
+            self._started = self._last = now
         self._seen += 1
         if now - self._last >= self._interval or self._seen == self._total:
             self._last = now

@@ -9,6 +9,7 @@ fail it, an unreachable Elasticsearch or a run where every feed failed does.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -136,7 +137,7 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from newsflow import es, runners
-    from pipelines.options import EsOptions, OutputOptions, validate_all
+    from pipelines.options import EsOptions, FeedOptions, OutputOptions, validate_all
 
     command = "newsflow ingest --streaming" if streaming else "newsflow ingest"
     options = PipelineOptions(argv)
@@ -153,6 +154,9 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
         print(f"{command}: {exc}", file=sys.stderr)
         return None
     options.view_as(StandardOptions).streaming = streaming
+    feeds = options.view_as(FeedOptions)
+    if feeds.extract_workers is None and runners.is_local(argv):
+        feeds.extract_workers = os.cpu_count() or 1  # extraction is CPU-bound: use every core
     output = options.view_as(OutputOptions)
     if not output.dead_letters:
         prefix = "stream" if streaming else "run"
