@@ -58,6 +58,7 @@ class Summary:
     dead_letters: int = 0
     dead_letter_path: str = ""
     elapsed: float = 0.0
+    runner: str = ""
 
     @property
     def articles(self) -> int:
@@ -120,6 +121,7 @@ class Prepared:
     config: Any
     dead_path: Path
     local_dead_letters: bool
+    runner: str
 
     def count_dead_letters(self) -> int:
         if not (self.local_dead_letters and self.dead_path.exists()):
@@ -167,7 +169,7 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
     dead_path = Path(output.dead_letters)
     if local:
         dead_path.parent.mkdir(parents=True, exist_ok=True)
-    return Prepared(options, config, dead_path, local)
+    return Prepared(options, config, dead_path, local, options.view_as(StandardOptions).runner)
 
 
 def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
@@ -195,4 +197,6 @@ def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
     result = p.run()
     result.wait_until_finish()
     elapsed = time.monotonic() - started
-    return Summary(counters_of(result), run.count_dead_letters(), str(run.dead_path), elapsed)
+    return Summary(
+        counters_of(result), run.count_dead_letters(), str(run.dead_path), elapsed, run.runner
+    )

@@ -134,4 +134,5 @@ def stream(
     counters = counters_of(result)
     counters["_state"] = 0 if result.state == PipelineState.DONE else 1
     dead = run.count_dead_letters()
-    return Summary(counters, dead, str(dead_path), elapsed), _distribution(result, "freshness_ms")
+    summary = Summary(counters, dead, str(dead_path), elapsed, run.runner)
+    return summary, _distribution(result, "freshness_ms")
