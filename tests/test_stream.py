@@ -265,7 +265,7 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     from newsflow.siteserver import SiteServer
 
     ensure_index(es_config)
-    site = GrowingSite(tmp_path / "site", feeds=3)
+    site = GrowingSite(tmp_path / "site", feeds=4)  # f3 joins the feed list while the job runs
     title_a, paras_a = site.new_story()
     site.add("f0", title_a, paras_a)
     title_s, paras_s = site.new_story()
@@ -276,6 +276,8 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     with SiteServer(site.root) as server:
         base = server.url
         feeds_txt = site.feed_list(base, tmp_path / "feeds.txt")
+        f3 = f"{base}{site.feed_path('f3')}"
+        feeds_txt.write_text(feeds_txt.read_text().replace(f"{f3}\n", ""))
 
         def driver() -> None:
             try:
@@ -297,6 +299,12 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
                       lambda: (s := _story_of(es_config, copy_url)) is not None
                       and s.story_id == facts["first_id"], 30)
                 facts["new_entries_seconds"] = time.monotonic() - added
+                # The feed list edited while it runs: the new feed is polled without a restart.
+                d_url = base + site.add("f3", *site.new_story())
+                with feeds_txt.open("a") as listing:
+                    listing.write(f"{f3}\n")
+                _wait("an entry of a feed added to the list while running",
+                      lambda: _story_of(es_config, d_url) is not None, 30)
                 # Drain: an entry fetched but whose window has not closed yet must not be lost.
                 n_before = len([r for r in server.requests if r.path == "/feeds/f0.xml"
                                 and r.status == 200])
