@@ -198,13 +198,24 @@ def is_local(argv: list[str]) -> bool:
     return not any(arg == "--runner" or arg.startswith("--runner=") for arg in argv)
 
 
+# Beam's portable runners watch a job through a gRPC stream opened with --job_server_timeout
+# (default 300 s) as its deadline: a streaming job on Prism or Flink would lose its client after
+# five minutes (DEADLINE_EXCEEDED) and end. A streaming job runs until stopped, so its client
+# waits as long as it runs (ten years).
+STREAMING_JOB_SERVER_TIMEOUT = 10 * 365 * 24 * 3600
+
+
 def resolve_runner_args(argv: list[str], *, streaming: bool) -> list[str]:
     """``argv`` with the runner flags filled in, as ``newsflow ingest`` understands them.
 
     No ``--runner``: the local runner (``local_runner_args``). ``--runner flink``: Flink through
     our job server, embedded unless ``--flink_master HOST:PORT`` names a real cluster. Any other
     ``--runner`` (``FlinkRunner``, ``DataflowRunner``, ...) is Beam's and passes through as given.
+    A streaming job gets ``--job_server_timeout`` long enough to outlive five minutes, unless
+    ``argv`` sets it.
     """
+    if streaming and not any(a.startswith("--job_server_timeout") for a in argv):
+        argv = [*argv, f"--job_server_timeout={STREAMING_JOB_SERVER_TIMEOUT}"]
     runner, master, rest = None, None, []
     args = iter(argv)
     for arg in args:

@@ -180,11 +180,18 @@ def test_batch_pipeline_gives_the_same_output_locally_and_on_embedded_flink(
 def test_runner_flags_as_newsflow_ingest_understands_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runners, "flink_runner_args", lambda master=None: [f"FLINK:{master}"])
     local = runners.resolve_runner_args(["--feeds", "f.txt"], streaming=False)
+    # A streaming job's client must not give up on the job after Beam's default 300 s.
+    timeout = f"--job_server_timeout={runners.STREAMING_JOB_SERVER_TIMEOUT}"
+    assert runners.STREAMING_JOB_SERVER_TIMEOUT >= 365 * 24 * 3600
+    assert timeout in runners.resolve_runner_args([], streaming=True)
+    assert runners.resolve_runner_args(["--job_server_timeout=60"], streaming=True).count(
+        "--job_server_timeout=60") == 1
+    assert not any("job_server_timeout" in a for a in local)
     assert local == ["--feeds", "f.txt", *runners.local_runner_args(streaming=False)]
     assert runners.resolve_runner_args(["--runner", "flink"], streaming=False) == ["FLINK:None"]
     assert runners.resolve_runner_args(
         ["--runner=Flink", "--flink_master", "jm:8081", "-x"], streaming=True
-    ) == ["-x", "FLINK:jm:8081", "--streaming"]
+    ) == ["-x", timeout, "FLINK:jm:8081", "--streaming"]
     assert runners.resolve_runner_args(
         ["--runner=DataflowRunner", "--project=p"], streaming=False
     ) == ["--project=p", "--runner=DataflowRunner"]
