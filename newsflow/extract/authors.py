@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lxml import etree
 from lxml.etree import _Element
 
 from newsflow.extract.metadata import PageMeta
@@ -33,10 +34,12 @@ _NOT_A_NAME = re.compile(
     re.I,
 )
 # Elements marked up as a byline: rel=author links, itemprop=author, author/byline classes.
-_BYLINE_XPATH = (
+# The costly whole-word test on @class runs only where the class contains "author" at all.
+_BYLINE_XPATH = etree.XPath(
     "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' author ')"
-    " or contains(@class, 'author-name')]"
+    " or contains(@class, 'author-name')"
+    " or (contains(@class, 'author')"
+    " and contains(concat(' ', normalize-space(@class), ' '), ' author '))]"
 )
 _AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator")
 _NAME_WORD = re.compile(r"^[^\W\d_][\w'’.\-]*$", re.UNICODE)
@@ -109,7 +112,7 @@ def find_authors(
     def markup() -> list[str]:
         if tree is None:
             return []
-        texts = (" ".join(el.text_content().split()) for el in tree.xpath(_BYLINE_XPATH)[:5]
+        texts = (" ".join(el.text_content().split()) for el in _BYLINE_XPATH(tree)[:5]
                  if hasattr(el, "text_content"))
         return [text for text in texts if text and len(text) <= 120]
 

@@ -269,7 +269,8 @@ def extract_content(
     ``allow_compare``, which bounds the time spent on huge pages), and the two are merged with
     :func:`merge_extractions`.
     """
-    first = trafilatura_paragraphs(copy.deepcopy(tree), url)
+    # No copy needed: trafilatura.extract copies an element input before it prunes anything.
+    first = trafilatura_paragraphs(tree, url)
     run = _needs_second_opinion(first) if compare is None else compare
     if not (run and allow_compare):
         return ContentResult(first, "trafilatura" if first else "none")
