@@ -15,6 +15,7 @@ import apache_beam as beam
 import orjson
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.feedlist import load_feed_list
 from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
 from schemas.records import Failure
@@ -73,7 +74,7 @@ def build(
         normalised = normalised | "Article progress" >> ShowProgress("articles")
     stories = normalised | "Dedupe articles" >> DedupeArticles(es=es)
     indexed = stories.stories | "Index stories" >> IndexArticles(
-        es, batch_size=es_options.es_batch_size
+        es, batch_size=es_options.es_batch_size, resolve_conflict=resolve_write_conflict
     )
 
     dead = (

@@ -67,6 +67,7 @@ from apache_beam.transforms.window import FixedWindows, GlobalWindows
 from apache_beam.utils.timestamp import Duration
 
 from newsflow.dedupe import DEFAULT_RULES
+from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.feedstate import PollPolicy
 from newsflow.schedule import ScheduleBounds
 from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
@@ -198,7 +199,9 @@ def ingest_polls(
     )
     stories = articles.articles | "Dedupe articles" >> DedupeArticles(es=es, rules=rules)
     measured = stories.stories | "Measure freshness" >> MeasureFreshness(progress=progress)
-    indexed = measured | "Index stories" >> IndexArticles(es, batch_size=es_options.es_batch_size)
+    indexed = measured | "Index stories" >> IndexArticles(
+        es, batch_size=es_options.es_batch_size, resolve_conflict=resolve_write_conflict
+    )
 
     windowed_dead = (fetched.dead_letter, entries.dead_letter, articles.dead_letter,
                      stories.dead_letter, indexed.dead_letter)

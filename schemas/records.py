@@ -182,12 +182,20 @@ class Story(_Record):
     copy_count: int = 0
     band_keys: list[str] = field(default_factory=list)
     body_hash: str = ""
+    # Where the stored version this story was merged into stood (Elasticsearch's optimistic
+    # concurrency control): the sink writes only if nobody wrote in between. Not indexed.
+    seq_no: int | None = None
+    primary_term: int | None = None
+
+    NOT_INDEXED = ("seq_no", "primary_term")
 
     _TIME_FIELDS = ("published_at", "modified_at", "fetched_at")
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["copies"] = [c.to_dict() for c in self.copies]
+        for name in self.NOT_INDEXED:
+            out.pop(name, None)
         return out
 
     @classmethod

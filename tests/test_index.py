@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import socketserver
 import threading
@@ -16,6 +17,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow import es
+from newsflow.dedupe.story import resolve_write_conflict
 from schemas.records import Copy, Story
 from transforms.index import IndexArticles
 
@@ -74,7 +76,7 @@ def test_template_installed_and_live_mapping_matches_schema(es_config: es.EsConf
     mapping = client.indices.get_mapping(index=es_config.index)[es_config.first_index]["mappings"]
     client.close()
     fields = set(mapping["properties"])
-    assert fields == {f for f in Story.__dataclass_fields__ if not f.startswith("_")}
+    assert fields == set(Story.__dataclass_fields__) - set(Story.NOT_INDEXED)
     assert mapping["properties"]["published_at"]["type"] == "date"
     assert mapping["properties"]["source"]["type"] == "keyword"
     assert mapping["properties"]["title"]["fields"]["keyword"]["type"] == "keyword"
@@ -230,3 +232,59 @@ def test_bad_constructor_arguments_fail_at_construction() -> None:
         IndexArticles(es.EsConfig(), batch_size=0)
     with pytest.raises(ValueError, match="alias"):
         es.EsConfig(index="News Index")
+
+
+def _stored(config: es.EsConfig, story_id: str) -> Story:
+    """The stored version of a story with its position for an optimistic write."""
+    client = config.client()
+    client.indices.refresh(index=config.index)
+    hit = client.search(
+        index=config.index, query={"ids": {"values": [story_id]}}, seq_no_primary_term=True
+    )["hits"]["hits"][0]
+    client.close()
+    stored = Story.from_dict(hit["_source"])
+    stored.seq_no, stored.primary_term = hit["_seq_no"], hit["_primary_term"]
+    return stored
+
+
+def _with_copy(stored: Story, n: int) -> Story:
+    url = f"https://copies.example/{n}"
+    return dataclasses.replace(
+        stored,
+        copies=[
+            *stored.copies,
+            Copy(url=url, source="copies.example", published_at=stored.published_at),
+        ],
+        copy_count=len(stored.copies) + 1,
+    )
+
+
+def test_two_writers_merging_into_one_stored_story_lose_no_copy(es_config: es.EsConfig) -> None:
+    """Two windows each merge a copy into the same stored version; the later write conflicts,
+    is combined with what the first wrote, and both copies stay (a plain overwrite loses one)."""
+    run_index(es_config, [story(1)], resolve_conflict=resolve_write_conflict)
+    base = _stored(es_config, "s0001")
+    first, second = _with_copy(base, 1), _with_copy(base, 2)  # both read the same version
+    run_index(es_config, [first], resolve_conflict=resolve_write_conflict)
+    _, _, result = run_index(es_config, [second], resolve_conflict=resolve_write_conflict)
+    urls = {c.url for c in _stored(es_config, "s0001").copies}
+    assert urls == {
+        "https://example.org/news/1",
+        "https://copies.example/1",
+        "https://copies.example/2",
+    }
+    conflicts = result.metrics().query(MetricsFilter().with_name("docs_conflicts"))["counters"]  # type: ignore[attr-defined]
+    assert sum(c.committed for c in conflicts) == 1
+
+
+def test_a_new_story_whose_id_was_taken_meanwhile_is_combined_not_overwritten(
+    es_config: es.EsConfig,
+) -> None:
+    run_index(es_config, [story(1)], resolve_conflict=resolve_write_conflict)
+    newcomer = _with_copy(story(1), 3)  # no stored position: it thinks the id is free
+    run_index(es_config, [newcomer], resolve_conflict=resolve_write_conflict)
+    assert {c.url for c in _stored(es_config, "s0001").copies} == {
+        "https://example.org/news/1",
+        "https://copies.example/3",
+    }
+    assert count(es_config) == 1

@@ -504,6 +504,7 @@ class _MergeStoredFn(beam.DoFn):
                 {
                     "query": {"terms": {"band_keys": story.band_keys}},
                     "size": self._candidates,
+                    "seq_no_primary_term": True,
                     "sort": [
                         {"published_at": {"order": "asc", "missing": "_last"}},
                         {"story_id": "asc"},
@@ -524,6 +525,7 @@ class _MergeStoredFn(beam.DoFn):
     ) -> Story | None:
         for hit in hits:
             stored = Story.from_dict(hit["_source"])
+            stored.seq_no, stored.primary_term = hit.get("_seq_no"), hit.get("_primary_term")
             if self._matches(stored, story, canonical):
                 return stored
         return None

@@ -10,7 +10,7 @@ goes to the ``dead_letter`` output with the reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = ["IndexArticles"]
 
 LOG = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 502, 503, 504)
+CONFLICT_ROUNDS = 3  # read-combine-write rounds for a story someone else wrote in between
 
 
 class IndexArticles(beam.PTransform):
@@ -39,7 +40,15 @@ class IndexArticles(beam.PTransform):
       - ``indexed`` (main): ``PCollection[str]``, the story ids Elasticsearch accepted;
       - ``dead_letter``: ``PCollection[Failure]``, step ``index``, one per document that still
         failed after retries (rejected by the mapping, or the cluster kept refusing).
-    Counters: ``docs_indexed``, ``docs_failed``.
+    Counters: ``docs_indexed``, ``docs_failed``, ``docs_conflicts``.
+
+    ``resolve_conflict(stored, ours)``, when given, turns on optimistic concurrency: a story
+    merged into a stored version (``seq_no``/``primary_term`` set) is written only if that
+    version is still the current one, a new story only if its id is still free. On a conflict
+    (someone wrote in between, e.g. another window of a streaming job) the current version is
+    read back, combined with ours by the function, and written again, up to
+    ``CONFLICT_ROUNDS`` times; then the story goes to the dead letters. Without it, a write
+    simply replaces the document (the batch job's ids make that idempotent).
     """
 
     def __init__(
@@ -52,6 +61,7 @@ class IndexArticles(beam.PTransform):
         initial_backoff: float = 1.0,
         max_backoff: float = 30.0,
         refresh: bool = False,
+        resolve_conflict: Callable[[Story, Story], Story] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -61,7 +71,8 @@ class IndexArticles(beam.PTransform):
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
         self._fn = _BulkIndexFn(
-            es, batch_size, batch_bytes, max_retries, initial_backoff, max_backoff, refresh
+            es, batch_size, batch_bytes, max_retries, initial_backoff, max_backoff, refresh,
+            resolve_conflict,
         )
 
     def expand(self, stories: beam.PCollection[Story]) -> beam.pvalue.DoOutputsTuple:
@@ -83,8 +94,11 @@ class _BulkIndexFn(beam.DoFn):
         initial_backoff: float,
         max_backoff: float,
         refresh: bool,
+        resolve_conflict: Callable[[Story, Story], Story] | None = None,
     ) -> None:
         self._es = es
+        self._resolve = resolve_conflict
+        self._conflicts = Metrics.counter(self.__class__, "docs_conflicts")
         self._batch_size = batch_size
         self._batch_bytes = batch_bytes
         self._max_retries = max_retries
@@ -146,16 +160,63 @@ class _BulkIndexFn(beam.DoFn):
     def _send(
         self, batch: list[tuple[bytes, Story, Any, Any]]
     ) -> Iterable[tuple[bool, Story, Any, Any, dict[str, Any]]]:
-        by_id = {story.story_id: (story, window, ts) for _, story, window, ts in batch}
-        actions = (
-            {
-                "_op_type": "index",
-                "_index": self._es.index,
-                "_id": story.story_id,
-                "_source": source,
-            }
-            for source, story, _, _ in batch
+        pending = [(story, window, ts) for _, story, window, ts in batch]
+        for attempt in range(CONFLICT_ROUNDS + 1):
+            conflicted = []
+            for ok, story, window, ts, info in self._bulk(pending):
+                if not ok and info.get("status") == 409 and self._resolve is not None:
+                    conflicted.append((story, window, ts, info))
+                else:
+                    yield ok, story, window, ts, info
+            if not conflicted:
+                return
+            self._conflicts.inc(len(conflicted))
+            if attempt == CONFLICT_ROUNDS:
+                for story, window, ts, info in conflicted:
+                    yield False, story, window, ts, info
+                return
+            current = self._current([story.story_id for story, _, _, _ in conflicted])
+            resolve = self._resolve
+            assert resolve is not None  # conflicts are only collected when there is a resolver
+            pending = [
+                (resolve(current[s.story_id], s) if s.story_id in current else s, window, ts)
+                for s, window, ts, _ in conflicted
+            ]
+
+    def _current(self, ids: list[str]) -> dict[str, Story]:
+        """The stored versions of ``ids``, each with its position for the next write."""
+        resp = self._client.search(
+            index=self._es.index,
+            query={"ids": {"values": ids}},
+            size=len(ids),
+            seq_no_primary_term=True,
         )
+        out = {}
+        for hit in resp["hits"]["hits"]:
+            stored = Story.from_dict(hit["_source"])
+            stored.seq_no, stored.primary_term = hit["_seq_no"], hit["_primary_term"]
+            out[hit["_id"]] = stored
+        return out
+
+    def _action(self, story: Story) -> dict[str, Any]:
+        action: dict[str, Any] = {
+            "_op_type": "index",
+            "_index": self._es.index,
+            "_id": story.story_id,
+            "_source": story.to_json(),
+        }
+        if self._resolve is not None:
+            if story.seq_no is not None and story.primary_term is not None:
+                action["if_seq_no"], action["if_primary_term"] = story.seq_no, story.primary_term
+            else:
+                action["_op_type"] = "create"
+        return action
+
+    def _bulk(
+        self, pending: list[tuple[Story, Any, Any]]
+    ) -> Iterable[tuple[bool, Story, Any, Any, dict[str, Any]]]:
+        by_id = {story.story_id: (story, window, ts) for story, window, ts in pending}
+        actions = (self._action(story) for story, _, _ in pending)
         seen: set[str] = set()
         results = helpers.streaming_bulk(
             self._client,

@@ -199,6 +199,7 @@ def merge_into(existing: Story, new: Story, new_canonical: Member) -> Story:
     merged.copies = merge_copies(existing.copies, new.copies)
     merged.copy_count = len(merged.copies)
     merged.band_keys = sorted(set(existing.band_keys) | set(new.band_keys))[:MAX_STORY_KEYS]
+    merged.seq_no, merged.primary_term = existing.seq_no, existing.primary_term
     return merged
 
 
@@ -212,4 +213,15 @@ def combine_versions(versions: Sequence[Story]) -> Story:
     merged.copy_count = len(merged.copies)
     keys = sorted({k for v in versions for k in v.band_keys})
     merged.band_keys = keys[:MAX_STORY_KEYS]
+    stored = next((v for v in versions if v.seq_no is not None), None)
+    merged.seq_no = stored.seq_no if stored else None
+    merged.primary_term = stored.primary_term if stored else None
     return merged
+
+
+def resolve_write_conflict(stored: Story, ours: Story) -> Story:
+    """What to write when ``stored`` changed since ``ours`` was merged: both, as one story.
+
+    The sink calls it on a version conflict; ``stored`` carries its current position.
+    """
+    return combine_versions([stored, ours])
