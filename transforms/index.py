@@ -161,9 +161,12 @@ class _BulkIndexFn(beam.DoFn):
         self, batch: list[tuple[bytes, Story, Any, Any]]
     ) -> Iterable[tuple[bool, Story, Any, Any, dict[str, Any]]]:
         pending = [(story, window, ts) for _, story, window, ts in batch]
+        # serialised once in process() (for the byte bound); a story combined after a conflict
+        # is new and is serialised again
+        sources = {story.story_id: source for source, story, _, _ in batch}
         for attempt in range(CONFLICT_ROUNDS + 1):
             conflicted = []
-            for ok, story, window, ts, info in self._bulk(pending):
+            for ok, story, window, ts, info in self._bulk(pending, sources):
                 if not ok and info.get("status") == 409 and self._resolve is not None:
                     conflicted.append((story, window, ts, info))
                 else:
@@ -176,6 +179,8 @@ class _BulkIndexFn(beam.DoFn):
                     yield False, story, window, ts, info
                 return
             current = self._current([story.story_id for story, _, _, _ in conflicted])
+            for story, _, _, _ in conflicted:
+                sources.pop(story.story_id, None)
             resolve = self._resolve
             assert resolve is not None  # conflicts are only collected when there is a resolver
             pending = [
@@ -198,12 +203,12 @@ class _BulkIndexFn(beam.DoFn):
             out[hit["_id"]] = stored
         return out
 
-    def _action(self, story: Story) -> dict[str, Any]:
+    def _action(self, story: Story, source: bytes | None) -> dict[str, Any]:
         action: dict[str, Any] = {
             "_op_type": "index",
             "_index": self._es.index,
             "_id": story.story_id,
-            "_source": story.to_json(),
+            "_source": source if source is not None else story.to_json(),
         }
         if self._resolve is not None:
             if story.seq_no is not None and story.primary_term is not None:
@@ -213,10 +218,10 @@ class _BulkIndexFn(beam.DoFn):
         return action
 
     def _bulk(
-        self, pending: list[tuple[Story, Any, Any]]
+        self, pending: list[tuple[Story, Any, Any]], sources: dict[str, bytes]
     ) -> Iterable[tuple[bool, Story, Any, Any, dict[str, Any]]]:
         by_id = {story.story_id: (story, window, ts) for story, window, ts in pending}
-        actions = (self._action(story) for story, _, _ in pending)
+        actions = (self._action(story, sources.get(story.story_id)) for story, _, _ in pending)
         seen: set[str] = set()
         results = helpers.streaming_bulk(
             self._client,
