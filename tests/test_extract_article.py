@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from newsflow.extract import (
@@ -17,6 +18,7 @@ from newsflow.extract import (
     extract_article,
     parse_html,
 )
+from newsflow.extract.content import prune_chrome
 from schemas.records import FeedEntry, utc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
@@ -169,3 +171,35 @@ def test_element_dense_page_is_cut_to_the_node_bound() -> None:
     assert int(tree.xpath("count(//*)")) <= MAX_PARSED_NODES * 1.05
     article = extract_article(html, "https://example.org/dense", fetched_at=NOW)
     assert article.body.startswith("A real sentence of the story")
+
+
+def test_chrome_is_pruned_but_json_ld_tails_and_metadata_survive() -> None:
+    html = (
+        "<html><head><title>T</title><style>p{}</style><script>var a=1;</script>"
+        '<script type="application/ld+json">{"articleBody": "kept"}</script></head><body>'
+        "<nav>Home News</nav><!-- a comment --><p>Lead <button>Share</button>tail stays.</p>"
+        "<aside>Related</aside><footer>Footer</footer></body></html>"
+    )
+    tree = lxml.html.document_fromstring(html)
+    prune_chrome(tree)
+    out = lxml.html.tostring(tree, encoding="unicode")
+    assert "application/ld+json" in out and "kept" in out
+    for gone in ("<title>", "<style>", "var a=1", "Home News", "a comment", "Share", "Related",
+                 "Footer"):
+        assert gone not in out
+    assert "<p>Lead tail stays.</p>" in out
+
+
+def test_byline_and_time_in_pruned_chrome_are_still_read() -> None:
+    story = "".join(f"<p>Sentence number {i} of a story that goes on for a while.</p>"
+                    for i in range(12))
+    html = (
+        f"<html><body><article><h1>Headline</h1>{story}</article>"
+        '<aside><time datetime="2024-03-01T10:00:00Z">1 March</time></aside>'
+        '<footer><span class="byline">By Ann Lee</span></footer></body></html>'
+    )
+    article = extract_article(html, "https://example.org/a", fetched_at=NOW)
+    assert article.authors == ["Ann Lee"]
+    assert article.published_at == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+    assert article.published_at_source == "time"
+    assert "Sentence number 11" in article.body and "By Ann Lee" not in article.body

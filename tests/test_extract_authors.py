@@ -40,15 +40,15 @@ def test_jsonld_people_not_organisations() -> None:
     tree = _page('<script type="application/ld+json">{"@type": "NewsArticle", "author": ['
                  '{"@type": "Person", "name": "Ann Lee"}, {"@type": "Organization", '
                  '"name": "Example News"}]}</script>')
-    assert find_authors(read_meta(tree), tree) == ["Ann Lee"]
+    assert find_authors(read_meta(tree)) == ["Ann Lee"]
 
 
 def test_meta_then_markup_then_byline_line_then_feed() -> None:
     tree = _page('<meta name="author" content="Ann Lee">')
-    assert find_authors(read_meta(tree), tree) == ["Ann Lee"]
+    assert find_authors(read_meta(tree)) == ["Ann Lee"]
     tree = _page(body='<span class="byline">By <a rel="author">Bo Chen</a> · 5 min read</span>')
-    assert find_authors(read_meta(tree), tree) == ["Bo Chen"]
+    assert find_authors(read_meta(tree)) == ["Bo Chen"]
     tree = _page()
-    assert find_authors(read_meta(tree), tree, lines=["Share", "By Cleo Park"]) == ["Cleo Park"]
-    assert find_authors(read_meta(tree), tree, feed_authors=["Dan Ruiz"]) == ["Dan Ruiz"]
-    assert find_authors(read_meta(tree), tree, feed_authors=["Example News Desk"]) == []
+    assert find_authors(read_meta(tree), lines=["Share", "By Cleo Park"]) == ["Cleo Park"]
+    assert find_authors(read_meta(tree), feed_authors=["Dan Ruiz"]) == ["Dan Ruiz"]
+    assert find_authors(read_meta(tree), feed_authors=["Example News Desk"]) == []

@@ -24,7 +24,7 @@ def _dates(head: str = "", body: str = "", url: str = "https://example.org/a",
            feed: datetime | None = None, lines: list[str] | None = None) -> DateInfo:
     html = f"<html><head>{head}</head><body>{body}<p>x</p></body></html>"
     tree = lxml.html.document_fromstring(html)
-    return find_dates(read_meta(tree), tree, url, fetched_at=NOW, feed_published=feed,
+    return find_dates(read_meta(tree), url, fetched_at=NOW, feed_published=feed,
                       lines=lines)
 
 

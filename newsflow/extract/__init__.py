@@ -1,12 +1,13 @@
 """From one article page (HTML) to a normalised :class:`~schemas.records.Article`.
 
 Pure logic, no Beam and no network: ``NormaliseArticles`` and ``newsflow extract`` both call
-:func:`extract_article`. The steps: decode (legacy encodings too) and parse once, bounded;
-read the page's own declarations (:mod:`.metadata`); find the story with trafilatura and
-readability (:mod:`.content`); remove the furniture they leave (:mod:`.clean`); then the
-canonical URL (:mod:`.urls`), dates (:mod:`.dates`), authors (:mod:`.authors`) and language
-(:mod:`.language`). :func:`article_from_feed` builds the article from the feed entry alone when
-the page cannot be fetched or yields no text.
+:func:`extract_article`. The steps: decode (legacy encodings too) and parse once, bounded; read
+the page's own declarations (:mod:`.metadata`); prune what no extractor reads (head, scripts,
+navigation, widgets); find the story with trafilatura and readability (:mod:`.content`); remove
+the furniture they leave (:mod:`.clean`); then the canonical URL (:mod:`.urls`), dates
+(:mod:`.dates`), authors (:mod:`.authors`) and language (:mod:`.language`).
+:func:`article_from_feed` builds the article from the feed entry alone when the page cannot be
+fetched or yields no text.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lxml.etree import ParserError, _Element
 
 from newsflow.extract.authors import find_authors, split_byline
 from newsflow.extract.clean import clean_paragraphs, is_truncated, strip_title_suffix
-from newsflow.extract.content import block_texts, extract_content
+from newsflow.extract.content import block_texts, extract_content, prune_chrome
 from newsflow.extract.dates import find_dates
 from newsflow.extract.encoding import decode_html
 from newsflow.extract.language import detect_language
@@ -141,14 +142,15 @@ def extract_article(
         title = " ".join(entry.title.split())
     raw: list[str] = []
     if tree is not None:
+        prune_chrome(tree)  # after everything above has read the page's declarations
         nodes = int(tree.xpath("count(//*)"))
         raw = extract_content(tree, url, allow_compare=nodes <= MAX_NODES).paragraphs
     body = clean_paragraphs(raw, title=title, publisher=publisher)
     dates = find_dates(
-        page, tree, url, fetched_at=fetched_at,
+        page, url, fetched_at=fetched_at,
         feed_published=entry.published_at if entry else None, lines=raw,
     )
-    authors = find_authors(page, tree, publisher=publisher, lines=raw,
+    authors = find_authors(page, publisher=publisher, lines=raw,
                            feed_authors=entry.authors if entry else None)
     text = "\n\n".join(body)
     declared = page.lang or (entry.language if entry else None)
@@ -219,7 +221,7 @@ def article_from_feed(entry: FeedEntry, *, fetched_at: datetime | None = None,
     body = clean_paragraphs(raw, title=title)
     text = "\n\n".join(body)
     canonical = normalise_url(url or entry.url)
-    dates = find_dates(PageMeta(), None, canonical, fetched_at=fetched_at,
+    dates = find_dates(PageMeta(), canonical, fetched_at=fetched_at,
                        feed_published=entry.published_at, lines=raw)
     authors: list[str] = []
     for author in entry.authors:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lxml import etree
-from lxml.etree import _Element
-
 from newsflow.extract.metadata import PageMeta
 
 __all__ = ["clean_author", "find_authors", "split_byline"]
@@ -32,14 +29,6 @@ _NOT_A_NAME = re.compile(
     r"business|health|science|technology|international|national|world|local|media|"
     r"about|sobre|über|propos|autor|author|redaktion|redacción|rédaction)\b",
     re.I,
-)
-# Elements marked up as a byline: rel=author links, itemprop=author, author/byline classes.
-# The costly whole-word test on @class runs only where the class contains "author" at all.
-_BYLINE_XPATH = etree.XPath(
-    "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline')"
-    " or contains(@class, 'author-name')"
-    " or (contains(@class, 'author')"
-    " and contains(concat(' ', normalize-space(@class), ' '), ' author '))]"
 )
 _AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator")
 _NAME_WORD = re.compile(r"^[^\W\d_][\w'’.\-]*$", re.UNICODE)
@@ -96,7 +85,6 @@ def _jsonld_authors(value: Any) -> list[str]:
 
 def find_authors(
     page: PageMeta,
-    tree: _Element | None,
     *,
     publisher: str = "",
     lines: list[str] | None = None,
@@ -110,11 +98,7 @@ def find_authors(
         return [value for name in _AUTHOR_META for value in page.meta.get(name, ())]
 
     def markup() -> list[str]:
-        if tree is None:
-            return []
-        texts = (" ".join(el.text_content().split()) for el in _BYLINE_XPATH(tree)[:5]
-                 if hasattr(el, "text_content"))
-        return [text for text in texts if text and len(text) <= 120]
+        return page.bylines
 
     def byline_lines() -> list[str]:
         return [line for line in (lines or [])[:25] if len(line.split()) <= 10 and _BY.match(line)]

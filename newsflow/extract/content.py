@@ -30,6 +30,7 @@ __all__ = [
     "block_texts",
     "extract_content",
     "merge_extractions",
+    "prune_chrome",
     "readability_paragraphs",
     "trafilatura_paragraphs",
 ]
@@ -60,6 +61,40 @@ _NEVER_STORY = (
     "script", "style", "link", "noscript", "nav", "footer", "aside", "form", "select",
     "button", "svg", "iframe", "template", etree.Comment, etree.ProcessingInstruction,
 )
+
+
+# Elements that hold no story text. trafilatura's own cleaning deletes every one of them (its
+# MANUALLY_CLEANED list, less what its options may keep: tables, figures, forms, math, <time>)
+# and readability never picks them. Both extractors copy and walk the whole tree several times,
+# so removing these once, in C, before either runs makes extraction about a quarter faster.
+CHROME_TAGS = (
+    "style", "link", "meta", "base", "title", "template", "noscript", "svg", "iframe", "frame",
+    "frameset", "fencedframe", "embed", "object", "applet", "param", "audio", "video", "source",
+    "track", "canvas", "map", "area", "picture", "use", "nav", "menu", "menuitem", "aside",
+    "footer", "button", "input", "textarea", "select", "option", "optgroup", "datalist",
+    "label", "fieldset", "legend", "output", "progress", "marquee", "blink", "noindex", "rp",
+    "rt", "rtc",
+)
+_DROP = "newsflow-drop"
+
+
+def prune_chrome(tree: _Element) -> None:
+    """Remove what no extractor reads, in place: the ``<head>``, scripts, styles, comments and
+    :data:`CHROME_TAGS` (their tail text stays where it was).
+
+    JSON-LD scripts are kept, in the head too: trafilatura falls back to a JSON-LD
+    ``articleBody`` when a page has no text of its own. Read the page's metadata (dates,
+    bylines) first: a ``<time>`` or byline often sits in a ``<footer>`` or ``<aside>``.
+    """
+    marked = [el for el in tree.iter("script")
+              if (el.get("type") or "").strip().lower() != "application/ld+json"]
+    head = tree.find("head")
+    if head is not None:
+        marked.extend(el for el in head if isinstance(el.tag, str) and el.tag != "script")
+    for el in marked:
+        el.tag = _DROP
+    etree.strip_elements(tree, _DROP, *CHROME_TAGS, etree.Comment, etree.ProcessingInstruction,
+                         with_tail=False)
 
 
 @dataclass

@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from lxml.etree import _Element
-
 from newsflow.extract.metadata import PageMeta
 
 __all__ = ["DateInfo", "find_dates", "parse_date", "parse_relative"]
@@ -145,16 +143,12 @@ def _jsonld_value(article: dict[str, Any], key: str) -> Any:
     return value
 
 
-def _time_elements(tree: _Element) -> tuple[datetime | None, datetime | None]:
+def _time_elements(page: PageMeta) -> tuple[datetime | None, datetime | None]:
     published = modified = None
-    for el in tree.iter("time"):
-        value = el.get("datetime") or el.get("content")
-        dt = parse_date(value) if value else None
+    for value, marks in page.times:
+        dt = parse_date(value)
         if dt is None:
             continue
-        parent = el.getparent()
-        parent_class = parent.get("class", "") if parent is not None else ""
-        marks = f"{el.get('class', '')} {el.get('itemprop', '')} {parent_class}".lower()
         if "modif" in marks or "updat" in marks:
             modified = modified or dt
         elif published is None:
@@ -176,7 +170,6 @@ def _url_date(url: str) -> datetime | None:
 
 def find_dates(
     page: PageMeta,
-    tree: _Element | None,
     url: str,
     *,
     fetched_at: datetime | None,
@@ -198,7 +191,7 @@ def find_dates(
         ("jsonld", ok(parse_date(_jsonld_value(page.article, "datePublished")))),
         ("meta", ok(parse_date(page.first(*_PUBLISHED_META)))),
     ]
-    time_published, time_modified = _time_elements(tree) if tree is not None else (None, None)
+    time_published, time_modified = _time_elements(page)
     candidates.append(("time", ok(time_published)))
     candidates.append(("feed", ok(feed_published.astimezone(UTC) if feed_published else None)))
     relative = None

@@ -1,9 +1,12 @@
-"""What a page says about itself: JSON-LD, ``<meta>`` tags, ``<link rel>``, ``<html lang>``.
+"""What a page says about itself: JSON-LD, ``<meta>`` tags, ``<link rel>``, ``<html lang>``,
+``<time>`` elements and byline markup.
 
 Dates, authors, the canonical URL, the publisher and the language all start from the same
 declarations, so they are read once per page into a :class:`PageMeta` and each normaliser picks
-what it trusts. Reading is defensive: broken JSON-LD, odd ``@graph`` nesting and repeated tags
-are the rule on real pages.
+what it trusts. They are read before the tree is pruned for content extraction (a byline or a
+``<time>`` often sits in a ``<footer>`` or ``<aside>`` that the extractors never see). Reading
+is defensive: broken JSON-LD, odd ``@graph`` nesting and repeated tags are the rule on real
+pages.
 """
 
 from __future__ import annotations
@@ -14,12 +17,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
 from lxml.etree import _Element
 
 __all__ = ["PageMeta", "read_meta"]
 
 _ARTICLE_TYPES = re.compile(r"(?:Article|BlogPosting|Report|Posting)$", re.I)
 _MAX_JSONLD = 200_000  # characters of one script block we are willing to parse
+_MAX_BYLINES = 5
+_MAX_BYLINE_CHARS = 120
+# Candidates for byline markup (rel=author links, itemprop=author, author/byline classes),
+# found through their attributes, which is twice as fast as testing every element;
+# _is_byline() then applies the exact rule.
+_BYLINE_CANDIDATES = etree.XPath(
+    "//@class[contains(., 'byline') or contains(., 'author')]/.."
+    " | //@rel[. = 'author']/.. | //@itemprop[. = 'author']/.."
+)
 
 
 @dataclass
@@ -32,6 +45,10 @@ class PageMeta:
     lang: str = ""  # <html lang>, else content-language meta
     article: dict[str, Any] = field(default_factory=dict)  # the JSON-LD article object
     jsonld: list[dict[str, Any]] = field(default_factory=list)  # every JSON-LD object
+    # <time> elements: (datetime or content attribute, lower-cased class/itemprop marks of the
+    # element and its parent), in document order
+    times: list[tuple[str, str]] = field(default_factory=list)
+    bylines: list[str] = field(default_factory=list)  # text of byline markup, first few
 
     def first(self, *names: str) -> str:
         """The first non-empty value of the first of ``names`` that the page declares."""
@@ -74,6 +91,13 @@ def _parse_jsonld(text: str) -> Any:
             return None
 
 
+def _is_byline(el: _Element) -> bool:
+    if el.get("rel") == "author" or el.get("itemprop") == "author":
+        return True
+    marks = el.get("class", "")
+    return "byline" in marks or "author-name" in marks or "author" in marks.split()
+
+
 def read_meta(tree: _Element) -> PageMeta:
     """Read the declarations of a parsed HTML document."""
     page = PageMeta()
@@ -109,4 +133,16 @@ def read_meta(tree: _Element) -> PageMeta:
             if "datePublished" in obj or "headline" in obj:
                 page.article = obj
                 break
+    for el in tree.iter("time"):
+        value = (el.get("datetime") or el.get("content") or "").strip()
+        if value:
+            parent = el.getparent()
+            parent_class = parent.get("class", "") if parent is not None else ""
+            marks = f"{el.get('class', '')} {el.get('itemprop', '')} {parent_class}".lower()
+            page.times.append((value, marks))
+    for el in [el for el in _BYLINE_CANDIDATES(tree) if _is_byline(el)][:_MAX_BYLINES]:
+        if hasattr(el, "text_content"):
+            text = " ".join(el.text_content().split())
+            if text and len(text) <= _MAX_BYLINE_CHARS:
+                page.bylines.append(text)
     return page
