@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from newsflow.extract import (
     MAX_HTML_CHARS,
     MAX_PARSED_NODES,
+    _html_parser,
     article_from_feed,
     extract_article,
     parse_html,
@@ -203,3 +205,18 @@ def test_byline_and_time_in_pruned_chrome_are_still_read() -> None:
     assert article.published_at == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
     assert article.published_at_source == "time"
     assert "Sentence number 11" in article.body and "By Ann Lee" not in article.body
+
+
+def test_parsed_elements_are_html_elements_and_parsers_are_per_thread() -> None:
+    tree = parse_html("<html><body><form><input name=q><label>L</label></form><!-- c --></body>"
+                      "</html>")
+    assert tree is not None
+    assert all(isinstance(el, lxml.html.HtmlElement) for el in tree.iter() if
+               isinstance(el.tag, str))
+    assert tree.find(".//form").text_content() == "L"
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(_html_parser()))
+    worker.start()
+    worker.join()
+    assert _html_parser() is _html_parser()
+    assert other and other[0] is not _html_parser()

@@ -134,7 +134,7 @@ def _date_line(line: str) -> bool:
 def is_furniture(line: str) -> bool:
     """A line that is page furniture wherever it sits (a caption, widget, counter, label...)."""
     n = _words(line)
-    if not word_key(line):
+    if not _WORD.search(line):
         return True
     if _CAPTION.match(line):
         return True  # captions can be long (they repeat the lede), their label gives them away
@@ -201,7 +201,7 @@ def _title_like(line: str, title_words: set[str]) -> bool:
 def clean_paragraphs(paragraphs: list[str], *, title: str = "", publisher: str = "") -> list[str]:
     """The story's paragraphs without the furniture around and inside it."""
     lines = [" ".join(p.split()) for p in paragraphs]
-    lines = [p for p in lines if word_key(p)]
+    lines = [p for p in lines if _WORD.search(p)]
     flags = [is_furniture(p) for p in lines]
     head = _head_end(lines, flags, title)
     body = [p for p, furniture in zip(lines[head:], flags[head:], strict=True) if not furniture]

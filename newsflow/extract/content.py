@@ -174,8 +174,8 @@ def merge_extractions(first: list[str], second: list[str]) -> tuple[list[str], s
     we keep only text the other extractor also has (split differently, perhaps). When they
     hardly agree at all, one of them found the wrong block and ``first`` wins.
     """
-    first = [p for p in first if _key(p)]
-    second = [p for p in second if _key(p)]
+    first = [p for p in first if _WORD.search(p)]
+    second = [p for p in second if _WORD.search(p)]
     if not second:
         return first, "trafilatura"
     if not first:
@@ -256,7 +256,7 @@ def readability_paragraphs(tree: _Element) -> list[str]:
         marks = f"{el.get('class', '')} {el.get('id', '')}"
         if marks.strip() and _FURNITURE.search(marks):
             el.drop_tree()
-    return [p for p in block_texts(root) if _key(p)]
+    return [p for p in block_texts(root) if _WORD.search(p)]
 
 
 def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
@@ -275,7 +275,7 @@ def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
     out = []
     for line in text.split("\n"):
         line = _LIST_MARK.sub("", line).strip()
-        if line and _key(line):
+        if line and _WORD.search(line):
             out.append(line)
     return out
 
