@@ -37,16 +37,38 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 class _Record:
     """Shared dict/JSON conversion for the dataclasses below."""
 
     _TIME_FIELDS: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)  # type: ignore[call-overload]
+        # Not dataclasses.asdict: it deep-copies every value, and for a story with its copies
+        # and band keys that was a millisecond per document. Lists and dicts are copied one
+        # level down (all our records hold), nested records converted.
+        out: dict[str, Any] = {}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = [v.to_dict() if isinstance(v, _Record) else v for v in value]
+            elif isinstance(value, dict):
+                value = dict(value)
+            elif isinstance(value, _Record):
+                value = value.to_dict()
+            out[name] = value
         for name in self._TIME_FIELDS:
             out[name] = iso(out[name])
-        return out  # type: ignore[no-any-return]
+        return out
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -193,7 +215,6 @@ class Story(_Record):
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        out["copies"] = [c.to_dict() for c in self.copies]
         for name in self.NOT_INDEXED:
             out.pop(name, None)
         return out

@@ -69,3 +69,19 @@ def test_records_round_trip_through_orjson_and_pickle() -> None:
         Failure("s", "i", "e", "m"),
     ):
         assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_to_dict_converts_nested_records_and_does_not_alias_lists() -> None:
+    when = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+    story = Story(story_id="s", url="u", title="t", body="b", authors=["Ann Lee"],
+                  published_at=when, copies=[Copy(url="c", source="x", published_at=when)],
+                  band_keys=["k"], seq_no=7, primary_term=1)
+    out = story.to_dict()
+    assert out["copies"] == [{"url": "c", "source": "x", "published_at": "2024-03-05T12:00:00Z",
+                              "title": "", "fetched_url": "", "truncated": False}]
+    assert out["published_at"] == "2024-03-05T12:00:00Z"
+    assert "seq_no" not in out and "primary_term" not in out
+    out["authors"].append("Bo Chen")
+    out["band_keys"].clear()
+    assert story.authors == ["Ann Lee"] and story.band_keys == ["k"]
+    assert Story.from_dict(orjson.loads(story.to_json())).copies == story.copies
