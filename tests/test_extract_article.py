@@ -220,3 +220,18 @@ def test_parsed_elements_are_html_elements_and_parsers_are_per_thread() -> None:
     worker.join()
     assert _html_parser() is _html_parser()
     assert other and other[0] is not _html_parser()
+
+
+def test_second_opinion_for_short_extractions_only_when_the_page_has_more_text() -> None:
+    from newsflow.extract.content import _needs_second_opinion
+
+    story = ["A short story that is all the page has to say about the matter at hand."] * 3
+    short_page = lxml.html.document_fromstring("<html><body>" + "".join(
+        f"<p>{p}</p>" for p in story) + "</body></html>")
+    assert not _needs_second_opinion(story, short_page)
+    long_page = lxml.html.document_fromstring("<html><body>" + "".join(
+        f"<p>{p}</p>" for p in story) + "<div>" + "More text the extractor left out. " * 60
+        + "</div></body></html>")
+    assert _needs_second_opinion(story, long_page)
+    furniture_edges = ["Share", "Home", *story, "Related", "Newsletter", "Copyright"]
+    assert _needs_second_opinion(furniture_edges, short_page)

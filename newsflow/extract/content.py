@@ -97,6 +97,10 @@ def prune_chrome(tree: _Element) -> None:
                          with_tail=False)
 
 
+_SHORT_WORDS = 150  # an extraction shorter than this...
+_SHORT_SHARE = 0.5  # ...and than this share of the page's text may have missed the story
+
+
 @dataclass
 class ContentResult:
     """The story paragraphs and which extractor(s) produced them."""
@@ -280,17 +284,22 @@ def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
     return out
 
 
-def _needs_second_opinion(paragraphs: list[str]) -> bool:
+def _needs_second_opinion(paragraphs: list[str], tree: _Element) -> bool:
     """Whether trafilatura's result looks like it may hold furniture or miss the story.
 
-    Cheap signals only: nothing or very little text, or lines at its edges that are not prose
-    (headline, newsletter box, "related" lists, copyright), which is where it goes wrong.
+    Cheap signals only: little text (under 150 words) that is also less than half of the
+    page's text, so trafilatura may have missed the story (a short page is just short); or
+    lines at its edges that are not prose (headline, newsletter box, "related" lists,
+    copyright), which is where it goes wrong.
     """
-    words = sum(len(p.split()) for p in paragraphs)
-    if words < 150:
-        return True
     edges = paragraphs[:2] + paragraphs[-3:]
-    return sum(1 for p in edges if not _prose(p)) >= 3
+    if sum(1 for p in edges if not _prose(p)) >= 3:
+        return True
+    if sum(len(p.split()) for p in paragraphs) >= _SHORT_WORDS:
+        return False
+    body = tree.find("body")
+    page_chars = len(" ".join((body if body is not None else tree).text_content().split()))
+    return sum(len(p) for p in paragraphs) < _SHORT_SHARE * page_chars
 
 
 def extract_content(
@@ -306,7 +315,7 @@ def extract_content(
     """
     # No copy needed: trafilatura.extract copies an element input before it prunes anything.
     first = trafilatura_paragraphs(tree, url)
-    run = _needs_second_opinion(first) if compare is None else compare
+    run = _needs_second_opinion(first, tree) if compare is None else compare
     if not (run and allow_compare):
         return ContentResult(first, "trafilatura" if first else "none")
     second = readability_paragraphs(tree)
