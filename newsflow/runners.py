@@ -193,6 +193,18 @@ def local_runner_args(streaming: bool) -> list[str]:
     return ["--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
 
 
+# Beam runners that run a whole job in this process or its children, on this machine.
+_LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner",
+                  "SwitchingDirectRunner")
+
+
+def runs_on_this_machine(runner: object) -> bool:
+    """Whether ``runner`` (a ``--runner`` value or a runner object) is one of Beam's local
+    batch runners; no runner means Beam's default, the DirectRunner."""
+    name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+    return name is None or name in _LOCAL_RUNNERS
+
+
 def is_local(argv: list[str]) -> bool:
     """True when ``argv`` names no runner: the job runs on this machine."""
     return not any(arg == "--runner" or arg.startswith("--runner=") for arg in argv)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 import orjson
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.feedlist import load_feed_list
@@ -72,7 +72,9 @@ def build(
             | "Feed progress" >> ShowProgress("feeds", total=len(urls))
         )
         normalised = normalised | "Article progress" >> ShowProgress("articles")
-    stories = normalised | "Dedupe articles" >> DedupeArticles(es=es)
+    output = options.view_as(OutputOptions)
+    in_memory = output.dedupe_in_one_worker(options.view_as(StandardOptions).runner)
+    stories = normalised | "Dedupe articles" >> DedupeArticles(es=es, in_memory=in_memory)
     indexed = stories.stories | "Index stories" >> IndexArticles(
         es, batch_size=es_options.es_batch_size, resolve_conflict=resolve_write_conflict
     )
@@ -84,7 +86,6 @@ def build(
         stories.dead_letter,
         indexed.dead_letter,
     ) | "Collect dead letters" >> beam.Flatten()
-    output = options.view_as(OutputOptions)
     _ = (
         dead
         | "Dead letters to JSON" >> beam.Map(lambda f: orjson.dumps(f.to_dict()).decode())

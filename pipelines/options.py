@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsflow.es import EsConfig
 from newsflow.http import FetchConfig
+from newsflow.runners import runs_on_this_machine
 
 
 class FeedOptions(PipelineOptions):
@@ -184,6 +185,19 @@ class OutputOptions(PipelineOptions):
             default=72.0,
             help="streaming: how long a story stays open for copies in memory",
         )
+        parser.add_argument(
+            "--dedupe_in_memory",
+            choices=["auto", "true", "false"],
+            default="auto",
+            help="batch: cluster all articles in one worker instead of by keyed shuffles "
+            "(auto: on the local runner only)",
+        )
+
+    def dedupe_in_one_worker(self, runner: object) -> bool:
+        """Whether batch dedupe runs in one worker (``DedupeArticles(in_memory=True)``)."""
+        if self.dedupe_in_memory == "auto":
+            return runs_on_this_machine(runner)
+        return bool(self.dedupe_in_memory == "true")
 
     def validate(self) -> list[str]:
         errors = []

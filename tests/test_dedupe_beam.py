@@ -62,10 +62,11 @@ def counter(result: beam.runners.runner.PipelineResult, name: str) -> int:
     return sum(c.committed for c in found)
 
 
-def test_fixture_articles_become_gold_stories() -> None:
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_fixture_articles_become_gold_stories(in_memory: bool) -> None:
     articles, _, _ = fixture_articles()
     p = TestPipeline()
-    out = p | beam.Create(articles) | DedupeArticles()
+    out = p | beam.Create(articles) | DedupeArticles(in_memory=in_memory)
     assert_that(out.stories | beam.Map(summary), equal_to(expected_stories()), label="stories")
     assert_that(out.dead_letter, equal_to([]), label="no dead letters")
     result = p.run()
@@ -76,11 +77,12 @@ def test_fixture_articles_become_gold_stories() -> None:
     assert counter(result, "labels_unsettled") == 0
 
 
-def test_story_fields() -> None:
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_story_fields(in_memory: bool) -> None:
     articles, _, _ = fixture_articles()
     library = [a for a in articles if "library" in a.guid]
     with TestPipeline() as p:
-        out = p | beam.Create(library) | DedupeArticles()
+        out = p | beam.Create(library) | DedupeArticles(in_memory=in_memory)
         checked = out.stories | beam.Map(
             lambda s: (
                 s.url,
@@ -99,7 +101,8 @@ def test_story_fields() -> None:
         assert_that(out.dead_letter, equal_to([]), label="no dead letters")
 
 
-def test_copies_joined_only_through_a_third_are_one_story() -> None:
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_copies_joined_only_through_a_third_are_one_story(in_memory: bool) -> None:
     paragraphs = [
         " ".join(f"{word}{i}{j}" for j, word in enumerate(["alpha", "beta", "gamma", "delta"] * 8))
         + "."
@@ -112,7 +115,8 @@ def test_copies_joined_only_through_a_third_are_one_story() -> None:
     tail = Article(url="https://c.test/tail", title="t", body="\n\n".join(paragraphs[4:]),
                    source="c.test", published_at=utc("2024-01-01T12:00:00Z"))
     with TestPipeline() as p:
-        out = p | beam.Create([tail, head, full]) | DedupeArticles(label_rounds=1)
+        dedupe = DedupeArticles(label_rounds=1, in_memory=in_memory)
+        out = p | beam.Create([tail, head, full]) | dedupe
         assert_that(
             out.stories | beam.Map(summary),
             equal_to([(frozenset({full.url, head.url, tail.url}), full.url)]),
@@ -121,12 +125,13 @@ def test_copies_joined_only_through_a_third_are_one_story() -> None:
         assert_that(out.dead_letter, equal_to([]), label="no dead letters")
 
 
-def test_bad_input_goes_to_dead_letter() -> None:
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_bad_input_goes_to_dead_letter(in_memory: bool) -> None:
     good = Article(url="https://a.test/x", title="t", body="Some words of a body here today.",
                    source="a.test")
     bad = Article(url="https://a.test/y", title="t", body=None, source="a.test")  # type: ignore[arg-type]
     with TestPipeline() as p:
-        out = p | beam.Create([good, bad]) | DedupeArticles()
+        out = p | beam.Create([good, bad]) | DedupeArticles(in_memory=in_memory)
         assert_that(out.stories | beam.Map(lambda s: s.url), equal_to([good.url]), label="stories")
         assert_that(
             out.dead_letter | beam.Map(lambda f: (f.step, f.input, f.error_type)),
@@ -149,11 +154,12 @@ def test_bad_arguments_fail_at_construction(kwargs: dict[str, int]) -> None:
         DedupeArticles(**kwargs)  # type: ignore[arg-type]
 
 
-def test_same_article_twice_in_a_batch_is_one_copy() -> None:
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_same_article_twice_in_a_batch_is_one_copy(in_memory: bool) -> None:
     articles, _, _ = fixture_articles()
     original = next(a for a in articles if a.guid == "bridge-original")
     with TestPipeline() as p:
-        out = p | beam.Create([original, original]) | DedupeArticles()
+        out = p | beam.Create([original, original]) | DedupeArticles(in_memory=in_memory)
         assert_that(
             out.stories | beam.Map(lambda s: (s.url, s.copy_count)),
             equal_to([(original.url, 1)]),
@@ -162,7 +168,8 @@ def test_same_article_twice_in_a_batch_is_one_copy() -> None:
         assert_that(out.dead_letter, equal_to([]), label="no dead letters")
 
 
-def test_oversized_buckets_yield_no_pairs() -> None:
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_oversized_buckets_yield_no_pairs(in_memory: bool) -> None:
     articles, _, _ = fixture_articles()
     body = next(a for a in articles if a.guid == "bridge-original").body
     same = [
@@ -171,7 +178,7 @@ def test_oversized_buckets_yield_no_pairs() -> None:
         for i in range(3)
     ]
     p = TestPipeline()
-    out = p | beam.Create(same) | DedupeArticles(max_bucket=2)
+    out = p | beam.Create(same) | DedupeArticles(max_bucket=2, in_memory=in_memory)
     assert_that(out.stories | beam.Map(lambda s: s.copy_count), equal_to([1, 1, 1]),
                 label="every bucket was too big to pair")
     assert_that(out.dead_letter, equal_to([]), label="no dead letters")

@@ -195,3 +195,20 @@ def test_runner_flags_as_newsflow_ingest_understands_them(monkeypatch: pytest.Mo
     assert runners.resolve_runner_args(
         ["--runner=DataflowRunner", "--project=p"], streaming=False
     ) == ["--project=p", "--runner=DataflowRunner"]
+
+
+@pytest.mark.parametrize(("flag", "runner", "expected"), [
+    ("auto", "FnApiRunner", True),
+    ("auto", None, True),
+    ("auto", "DataflowRunner", False),
+    ("auto", "PortableRunner", False),
+    ("true", "DataflowRunner", True),
+    ("false", "FnApiRunner", False),
+])
+def test_batch_dedupe_runs_in_one_worker_on_this_machine_only(
+    flag: str, runner: str | None, expected: bool
+) -> None:
+    from pipelines.options import OutputOptions
+
+    output = PipelineOptions(["--dedupe_in_memory", flag]).view_as(OutputOptions)
+    assert output.dedupe_in_one_worker(runner) is expected

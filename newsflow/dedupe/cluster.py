@@ -121,7 +121,7 @@ def _stable64(text: str) -> int:
 
 
 def cluster(entries: Sequence[Entry], rules: MatchRules = DEFAULT_RULES,
-            stats: Stats | None = None) -> list[int]:
+            stats: Stats | None = None, max_bucket: int = MAX_BUCKET) -> list[int]:
     """Component label (index of the component's smallest member) per entry."""
     parent = list(range(len(entries)))
 
@@ -131,7 +131,7 @@ def cluster(entries: Sequence[Entry], rules: MatchRules = DEFAULT_RULES,
             x = parent[x]
         return x
 
-    for i, j in candidate_pairs(entries, stats=stats):
+    for i, j in candidate_pairs(entries, max_bucket, stats=stats):
         if stats is not None:
             stats.candidate_pairs += 1
         ri, rj = find(i), find(j)
