@@ -95,6 +95,10 @@ def stories(config: es.EsConfig, relative_paths: set[str]) -> dict[str, dict[str
     return out
 
 
+# Counters of the dedupe path rather than of its outcome (stories, copies merged).
+DEDUPE_DIAGNOSTICS = ("pairs_candidate", "pairs_verified", "buckets_oversized", "labels_unsettled")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(SETUP_TIMEOUT)
 def test_batch_job_on_embedded_flink_indexes_what_the_local_runner_does(
@@ -117,9 +121,15 @@ def test_batch_job_on_embedded_flink_indexes_what_the_local_runner_does(
         assert on_flink[story_id] == doc, story_id
     # It ran on Flink, the same work was counted (the summary keeps only newsflow's counters,
     # not the system metrics Flink adds), and the broken feed is the one dead letter on both.
+    # How dedupe found its pairs differs by design: keyed shuffles on Flink, one worker locally.
     assert (local.runner, flink.runner) == ("FnApiRunner", "FlinkRunner")
     assert not any(name.startswith(SYSTEM_METRIC) for name in flink.counters)  # only ours
-    assert flink.counters == local.counters
+
+    def outcomes(counters: dict[str, int]) -> dict[str, int]:
+        return {k: v for k, v in counters.items() if k not in DEDUPE_DIAGNOSTICS}
+
+    assert outcomes(flink.counters) == outcomes(local.counters)
+    assert flink.counters["pairs_verified"] >= local.counters["pairs_verified"] > 0
     assert local.counters["docs_indexed"] == len(on_local)
     assert flink.dead_letters == local.dead_letters == 1
     dead = [(d["step"], d["input"]) for d in load(tmp_path / "flink.jsonl")]
