@@ -14,7 +14,10 @@ __all__ = ["detect_language", "normalise_code"]
 
 _CODE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*$")
 _MIN_CHARS = 40  # below this, a guess is noise: keep the declaration
-_SAMPLE = 1000  # characters of body enough for a confident guess
+# Characters of body enough for a confident guess: on 405 article bodies in seven languages
+# 500 gave the same language as 1,000 for every one (300 missed one). The guess costs time in
+# proportion (py3langid walks the text byte by byte in Python): a tenth of a short page's.
+_SAMPLE = 500
 
 
 def normalise_code(declared: str | None) -> str | None:
