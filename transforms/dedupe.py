@@ -423,7 +423,9 @@ class _ClusterInMemoryFn(beam.DoFn):
     """Every article of the batch → its copy groups, in this one worker (``in_memory=True``).
 
     The same steps as the keyed path, in ``newsflow.dedupe.cluster``: band keys and URL keys
-    → candidate pairs → containment check → components (a union-find); the same counters.
+    → candidate pairs → containment check → components (a union-find). Its counters have the
+    keyed path's names but count differently: each candidate pair once, and only the checks
+    the union-find needed (``labels_unsettled`` does not apply).
     """
 
     def __init__(self, rules: MatchRules, max_bucket: int) -> None:

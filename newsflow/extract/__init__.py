@@ -45,6 +45,8 @@ MAX_HTML_CHARS = 2_000_000  # longer pages are cut: no article needs more, and t
 MAX_NODES = 10_000  # beyond this many elements only trafilatura runs (no second opinion)
 MAX_PARSED_NODES = 20_000  # a page with more elements is cut to this many (about)
 _SUMMARY_CHARS = 300
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_THREAD = threading.local()  # this thread's HTML parser
 
 
 def _html_parser() -> lxml.html.HTMLParser:
@@ -64,10 +66,6 @@ def _html_parser() -> lxml.html.HTMLParser:
             pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity,
         ))
     return parser
-
-
-_THREAD = threading.local()
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 
 
 def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _Element | None:
