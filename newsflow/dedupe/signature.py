@@ -189,6 +189,11 @@ class Fingerprint:
         return np.searchsorted(self.line_starts, np.arange(self.shingles.size), side="right") - 1
 
 
+# Band key prefixes of columns 1 .. FIXED_BANDS-1: document bands, then lead bands.
+_BAND_PREFIXES = ([f"d{b:02d}-" for b in range(DOC_BANDS)]
+                  + [f"l{b:02d}-" for b in range(LEAD_BANDS)])
+
+
 def distinct(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (a sort and a comparison: faster than ``np.unique`` here)."""
     ordered = np.sort(values)
@@ -217,15 +222,13 @@ def isin_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 
 
 def band_key_strings(bands: np.ndarray) -> list[str]:
-    keys: list[str] = []
-    for i, h in enumerate(bands.tolist()):
-        if i == 0:
-            keys.append(f"h-{h:016x}")
-        elif i >= FIXED_BANDS:
-            keys.append(f"a-{h >> 16:012x}")
-        elif h:
-            kind, band = ("d", i - 1) if i <= DOC_BANDS else ("l", i - 1 - DOC_BANDS)
-            keys.append(f"{kind}{band:02d}-{h >> 16:012x}")
+    """``h-`` body hash, ``dNN-``/``lNN-`` document and lead bands (0 means none), ``a-``
+    anchors; the band hashes keep their top 48 bits."""
+    values = bands.tolist()
+    keys = [f"h-{values[0]:016x}"]
+    keys += [f"{prefix}{h >> 16:012x}"
+             for prefix, h in zip(_BAND_PREFIXES, values[1:FIXED_BANDS], strict=False) if h]
+    keys += [f"a-{h >> 16:012x}" for h in values[FIXED_BANDS:]]
     return keys
 
 

@@ -127,7 +127,7 @@ def _sort_time(c: Copy) -> str:
 def story_keys(canonical: Member, members: Sequence[Member]) -> list[str]:
     """Band keys stored on a story: the canonical's, then the copies', and their URL keys."""
     keys: dict[str, None] = {}
-    for m in [canonical, *members]:
+    for m in [canonical, *(m for m in members if m is not canonical)]:
         if len(keys) >= MAX_STORY_KEYS:
             break
         ukey = url_band_key(m.entry.url)
