@@ -17,6 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.feedlist import load_feed_list
+from newsflow.runners import runs_on_this_machine
 from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
 from schemas.records import Failure
 from transforms.dedupe import DedupeArticles
@@ -73,10 +74,12 @@ def build(
         )
         normalised = normalised | "Article progress" >> ShowProgress("articles")
     output = options.view_as(OutputOptions)
-    in_memory = output.dedupe_in_one_worker(options.view_as(StandardOptions).runner)
+    runner = options.view_as(StandardOptions).runner
+    in_memory = output.dedupe_in_one_worker(runner)
     stories = normalised | "Dedupe articles" >> DedupeArticles(es=es, in_memory=in_memory)
     indexed = stories.stories | "Index stories" >> IndexArticles(
-        es, batch_size=es_options.es_batch_size, resolve_conflict=resolve_write_conflict
+        es, batch_size=es_options.es_batch_size, resolve_conflict=resolve_write_conflict,
+        reshuffle=not runs_on_this_machine(runner),
     )
 
     dead = (

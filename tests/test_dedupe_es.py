@@ -2,7 +2,8 @@
 
 Each test gets a fresh alias (``es_config``). Run one indexes stories with ``IndexArticles``;
 run two dedupes newcomers with ``DedupeArticles(es=...)``, which finds the stored story by its
-band keys, checks containment against the stored body and merges.
+band keys, checks containment against the stored body and merges. Every test runs on both
+dedupe paths: the keyed one and the one in one worker (``in_memory=True``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -34,10 +36,15 @@ def article(fixture_id: str) -> Article:
                    published_at=utc(r["published_at"]))
 
 
-def run(es: EsConfig, ids: list[str]) -> dict[str, int]:
+@pytest.fixture(params=[False, True], ids=["keyed", "in_memory"])
+def in_memory(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def run(es: EsConfig, ids: list[str], in_memory: bool) -> dict[str, int]:
     """Dedupe and index the fixture articles ``ids``; the run's counters."""
     p = TestPipeline()
-    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es)
+    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es, in_memory=in_memory)
     indexed = out.stories | IndexArticles(es, refresh=True)
     assert_that(out.dead_letter, equal_to([]), label="no dedupe dead letters")
     assert_that(indexed.dead_letter, equal_to([]), label="no index dead letters")
@@ -60,13 +67,13 @@ def stored(es: EsConfig) -> list[dict[str, Any]]:
         client.close()
 
 
-def test_copy_in_a_later_run_joins_the_stored_story(es_config: EsConfig) -> None:
+def test_copy_in_a_later_run_joins_the_stored_story(es_config: EsConfig, in_memory: bool) -> None:
     ensure_index(es_config)
-    assert run(es_config, ["bridge-original", "bridge-wire"]) == {
+    assert run(es_config, ["bridge-original", "bridge-wire"], in_memory) == {
         "stories_new": 1, "copies_merged": 1}
     [first] = stored(es_config)
-    assert run(es_config, ["bridge-aggregator", "bridge-excerpt", "ferry-original"]) == {
-        "stories_new": 1, "copies_merged": 2}
+    newcomers = ["bridge-aggregator", "bridge-excerpt", "ferry-original"]
+    assert run(es_config, newcomers, in_memory) == {"stories_new": 1, "copies_merged": 2}
     docs = stored(es_config)
     assert len(docs) == 2
     [bridge] = [d for d in docs if d["story_id"] == first["story_id"]]
@@ -76,12 +83,14 @@ def test_copy_in_a_later_run_joins_the_stored_story(es_config: EsConfig) -> None
     assert {c["url"] for c in bridge["copies"]} == {ROWS[i]["url"] for i in ids}
 
 
-def test_earlier_original_arriving_later_becomes_canonical(es_config: EsConfig) -> None:
+def test_earlier_original_arriving_later_becomes_canonical(
+    es_config: EsConfig, in_memory: bool
+) -> None:
     ensure_index(es_config)
-    run(es_config, ["bridge-wire"])
+    run(es_config, ["bridge-wire"], in_memory)
     [first] = stored(es_config)
     assert first["url"] == ROWS["bridge-wire"]["url"]
-    assert run(es_config, ["bridge-original"]) == {"stories_new": 0, "copies_merged": 1}
+    assert run(es_config, ["bridge-original"], in_memory) == {"stories_new": 0, "copies_merged": 1}
     [story] = stored(es_config)
     assert story["story_id"] == first["story_id"]  # the id is kept ...
     assert story["url"] == ROWS["bridge-original"]["url"]  # ... the canonical is the original
@@ -89,37 +98,62 @@ def test_earlier_original_arriving_later_becomes_canonical(es_config: EsConfig) 
     assert story["copy_count"] == 2
 
 
-def test_later_copy_keeps_the_stored_canonical(es_config: EsConfig) -> None:
+def test_later_copy_keeps_the_stored_canonical(es_config: EsConfig, in_memory: bool) -> None:
     ensure_index(es_config)
-    run(es_config, ["orchestra-original"])
-    run(es_config, ["orchestra-repost"])  # dated earlier, but a re-post crediting the original
+    run(es_config, ["orchestra-original"], in_memory)
+    # Dated earlier, but a re-post crediting the original:
+    run(es_config, ["orchestra-repost"], in_memory)
     [story] = stored(es_config)
     assert story["url"] == ROWS["orchestra-original"]["url"]
     assert story["copy_count"] == 2
 
 
-def test_unrelated_story_with_shared_keys_is_not_merged(es_config: EsConfig) -> None:
+def test_newcomers_that_copy_one_stored_story_but_not_each_other_join_it_once(
+    es_config: EsConfig, in_memory: bool
+) -> None:
+    # The wire copy and the aggregator's re-post are each a copy of the original, not of each
+    # other: the batch makes two stories, both find the stored one, and their versions combine.
     ensure_index(es_config)
-    run(es_config, ["template-0"])
-    assert run(es_config, ["template-1"]) == {"stories_new": 1, "copies_merged": 0}
+    run(es_config, ["bridge-original"], in_memory)
+    [first] = stored(es_config)
+    assert run(es_config, ["bridge-wire", "bridge-aggregator"], in_memory) == {
+        "stories_new": 0, "copies_merged": 2}
+    [story] = stored(es_config)
+    assert story["story_id"] == first["story_id"]
+    assert story["copy_count"] == 3
+    ids = ("bridge-original", "bridge-wire", "bridge-aggregator")
+    assert {c["url"] for c in story["copies"]} == {ROWS[i]["url"] for i in ids}
+
+
+def test_unrelated_story_with_shared_keys_is_not_merged(
+    es_config: EsConfig, in_memory: bool
+) -> None:
+    ensure_index(es_config)
+    run(es_config, ["template-0"], in_memory)
+    assert run(es_config, ["template-1"], in_memory) == {"stories_new": 1, "copies_merged": 0}
     assert len(stored(es_config)) == 2
 
 
-def test_reingesting_the_same_articles_changes_nothing(es_config: EsConfig) -> None:
+def test_reingesting_the_same_articles_changes_nothing(
+    es_config: EsConfig, in_memory: bool
+) -> None:
     ensure_index(es_config)
     ids = [i for i in ROWS if i.startswith(("bridge-", "library-"))]
-    run(es_config, ids)
+    run(es_config, ids, in_memory)
     before = stored(es_config)
-    assert run(es_config, ids) == {"stories_new": 0, "copies_merged": 0}
+    assert run(es_config, ids, in_memory) == {"stories_new": 0, "copies_merged": 0}
     after = stored(es_config)
     assert [Story.from_dict(d) for d in after] == [Story.from_dict(d) for d in before]
 
 
-def test_failed_lookups_keep_the_stories_and_are_dead_letters(es_config: EsConfig) -> None:
+def test_failed_lookups_keep_the_stories_and_are_dead_letters(
+    es_config: EsConfig, in_memory: bool
+) -> None:
     # No index behind the alias: every search of the msearch comes back with its own error.
     ids = ["bridge-original", "bridge-wire", "ferry-original"]
     p = TestPipeline()
-    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es_config)
+    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es_config,
+                                                                      in_memory=in_memory)
     assert_that(
         out.stories | beam.Map(lambda s: sorted(c.url for c in s.copies)),
         equal_to([sorted(ROWS[i]["url"] for i in ids[:2]), [ROWS["ferry-original"]["url"]]]),

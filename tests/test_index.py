@@ -94,12 +94,13 @@ def test_template_adds_language_analysis_only_where_the_cluster_has_it() -> None
     assert minimal["index_patterns"] == ["news-*"]
 
 
-def test_index_then_search_round_trip_and_metrics(es_config: es.EsConfig) -> None:
+@pytest.mark.parametrize("reshuffle", [True, False])
+def test_index_then_search_round_trip_and_metrics(es_config: es.EsConfig, reshuffle: bool) -> None:
     stories = [
         story(1),
         story(2, title="Council approves new tram line", body="Trams will run by 2026."),
     ]
-    _, _, result = run_index(es_config, stories)
+    _, _, result = run_index(es_config, stories, reshuffle=reshuffle)
     found = es.search(es_config, "tram line")
     assert [h["story_id"] for h in found["hits"]] == ["s0002"]
     assert found["hits"][0]["snippet"] == "Trams will run by 2026."

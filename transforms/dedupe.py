@@ -55,6 +55,7 @@ __all__ = ["DedupeArticles"]
 LOG = logging.getLogger(__name__)
 STEP = "dedupe"
 DEAD_LETTER = "dead_letter"
+LOOKUP_BATCH = 100  # stories per msearch
 
 
 class DedupeArticles(beam.PTransform):
@@ -114,14 +115,17 @@ class DedupeArticles(beam.PTransform):
         ).with_outputs(DEAD_LETTER, main="members")
         members = fingerprinted.members  # (ref, Member)
         if self._in_memory:
-            groups = (
+            deduped = (
                 members
                 | "One group" >> beam.Map(lambda item: (None, item[1]))
                 | "Gather articles" >> beam.GroupByKey()
-                | "Cluster in memory" >> beam.ParDo(_ClusterInMemoryFn(self._rules,
-                                                                     self._max_bucket))
+                | "Dedupe in memory" >> beam.ParDo(_DedupeInMemoryFn(
+                    self._rules, self._max_bucket, self._es, self._es_candidates)
+                ).with_outputs(DEAD_LETTER, main="stories")
             )
-            return self._stories(groups, fingerprinted)
+            dead = ((fingerprinted[DEAD_LETTER], deduped[DEAD_LETTER])
+                    | "Flatten dead letters" >> beam.Flatten())
+            return DedupeOutputs(stories=deduped.stories, dead_letter=dead)
         # The pair check needs fingerprints, URLs and times only: those go through its joins,
         # as tuples of primitives (the article bodies and datetimes would be pickled).
         entries = members | "Keep fingerprints" >> beam.Map(_entry_tuple)
@@ -419,36 +423,6 @@ class _SettleFn(beam.DoFn):
         yield node, label
 
 
-class _ClusterInMemoryFn(beam.DoFn):
-    """Every article of the batch → its copy groups, in this one worker (``in_memory=True``).
-
-    The same steps as the keyed path, in ``newsflow.dedupe.cluster``: band keys and URL keys
-    → candidate pairs → containment check → components (a union-find). Its counters have the
-    keyed path's names but count differently: each candidate pair once, and only the checks
-    the union-find needed (``labels_unsettled`` does not apply).
-    """
-
-    def __init__(self, rules: MatchRules, max_bucket: int) -> None:
-        self._rules = rules
-        self._max_bucket = max_bucket
-        self._candidates = Metrics.counter(self.__class__, "pairs_candidate")
-        self._verified = Metrics.counter(self.__class__, "pairs_verified")
-        self._oversized = Metrics.counter(self.__class__, "buckets_oversized")
-
-    def process(self, group: tuple[None, Iterable[Member]]) -> Iterator[tuple[str, list[Member]]]:
-        members = list(group[1])
-        stats = Stats()
-        labels = cluster([m.entry for m in members], self._rules, stats, self._max_bucket)
-        self._candidates.inc(stats.candidate_pairs)
-        self._verified.inc(stats.verified_pairs)
-        self._oversized.inc(stats.buckets_skipped)
-        components: dict[int, list[Member]] = {}
-        for member, label in zip(members, labels, strict=True):
-            components.setdefault(label, []).append(member)
-        for label, component in components.items():
-            yield members[label].entry.key, component
-
-
 def _by_label(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, Member]]:
     ref, groups = joined
     if not groups["member"]:
@@ -472,80 +446,60 @@ class _BuildStoryFn(beam.DoFn):
         yield story, canonical
 
 
-class _MergeStoredFn(beam.DoFn):
-    """Looks each story up in Elasticsearch by band keys and merges it into a stored copy.
+class _StoredStories:
+    """The stored story a new one copies, found by band keys and verified; both paths use it.
 
-    Stories are buffered with their window and timestamp and looked up ``lookup_batch`` at a
-    time in one ``msearch``; results go out as ``WindowedValue``s, so batching changes nothing
-    about windowing (a streaming job keeps its windows).
+    ``lookup`` sends one ``msearch`` for many stories; ``settle`` merges one story into what
+    the lookup found and counts the outcome (``stories_new``, ``copies_merged``,
+    ``lookups_failed``, under the calling DoFn's namespace).
     """
 
-    def __init__(
-        self, es: EsConfig, rules: MatchRules, candidates: int, lookup_batch: int = 100
-    ) -> None:
+    def __init__(self, es: EsConfig, rules: MatchRules, candidates: int, owner: type) -> None:
         self._es_config = es
         self._rules = rules
         self._candidates = candidates
-        self._lookup_batch = lookup_batch
         self._client: Any = None
-        self._buffer: list[tuple[Story, Member, Any, Any]] = []
-        self._new = Metrics.counter(self.__class__, "stories_new")
-        self._merged = Metrics.counter(self.__class__, "copies_merged")
-        self._lookup_failed = Metrics.counter(self.__class__, "lookups_failed")
+        self._new = Metrics.counter(owner, "stories_new")
+        self._merged = Metrics.counter(owner, "copies_merged")
+        self._lookup_failed = Metrics.counter(owner, "lookups_failed")
 
-    def setup(self) -> None:
+    def open(self) -> None:
         self._client = self._es_config.client()
 
-    def teardown(self) -> None:
+    def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
 
-    def start_bundle(self) -> None:
-        self._buffer = []
+    def settle(
+        self, story: Story, canonical: Member, stored: Story | Exception | None
+    ) -> tuple[Story, Failure | None]:
+        """The story to write (``story``, or the stored one with it merged in), and the dead
+        letter of a failed lookup (the story is then kept as new, and the failure transient)."""
+        failure = None
+        if isinstance(stored, Exception):  # the cluster refused us: keep the story
+            self._lookup_failed.inc()
+            failure = _failure(story, stored)
+            failure.transient = True
+            failure.context = {"story_id": story.story_id}
+            stored = None
+        if stored is None:
+            self._new.inc()
+            self._merged.inc(max(story.copy_count - 1, 0))
+            return story, failure
+        known = {c.url for c in stored.copies}
+        self._merged.inc(sum(1 for c in story.copies if c.url not in known))
+        return merge_into(stored, story, canonical), failure
 
-    def process(
-        self,
-        item: tuple[Story, Member],
-        window: Any = beam.DoFn.WindowParam,
-        timestamp: Any = beam.DoFn.TimestampParam,
-    ) -> Iterator[Any]:
-        story, canonical = item
-        self._buffer.append((story, canonical, window, timestamp))
-        if len(self._buffer) >= self._lookup_batch:
-            yield from self._flush()
-
-    def finish_bundle(self) -> Iterator[Any]:
-        yield from self._flush()
-
-    def _flush(self) -> Iterator[Any]:
-        batch, self._buffer = self._buffer, []
-        if not batch:
-            return
+    def lookup(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
+        """The stored story each of ``items`` copies (None: a new story), one ``msearch``; an
+        exception per item when the whole request failed."""
         try:
-            found = self._lookup([(story, canonical) for story, canonical, _, _ in batch])
+            return self._search(items)
         except Exception as exc:  # the whole request failed: every story of it did
-            found = [exc] * len(batch)
-        for (story, canonical, window, timestamp), stored in zip(batch, found, strict=True):
-            if isinstance(stored, Exception):  # the cluster refused us: keep the story
-                self._lookup_failed.inc()
-                failure = _failure(story, stored)
-                failure.transient = True
-                failure.context = {"story_id": story.story_id}
-                yield TaggedOutput(DEAD_LETTER, WindowedValue(failure, timestamp, (window,)))
-                stored = None
-            if stored is None:
-                self._new.inc()
-                self._merged.inc(max(story.copy_count - 1, 0))
-                yield WindowedValue((story, canonical), timestamp, (window,))
-                continue
-            known = {c.url for c in stored.copies}
-            self._merged.inc(sum(1 for c in story.copies if c.url not in known))
-            merged = merge_into(stored, story, canonical)
-            yield WindowedValue((merged, canonical), timestamp, (window,))
+            return [exc] * len(items)
 
-    def _lookup(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
-        """The stored story each of ``items`` copies (None: a new story), one ``msearch``."""
+    def _search(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
         searches: list[dict[str, Any]] = []
         for story, _ in items:
             searches.append({"index": self._es_config.index})
@@ -593,6 +547,117 @@ class _MergeStoredFn(beam.DoFn):
             return True
         old = stored_entry(stored)
         return is_copy(old.fingerprint, newcomer.fingerprint, None, None, self._rules)
+
+
+class _MergeStoredFn(beam.DoFn):
+    """Looks each story up in Elasticsearch by band keys and merges it into a stored copy.
+
+    Stories are buffered with their window and timestamp and looked up ``lookup_batch`` at a
+    time in one ``msearch``; results go out as ``WindowedValue``s, so batching changes nothing
+    about windowing (a streaming job keeps its windows).
+    """
+
+    def __init__(
+        self, es: EsConfig, rules: MatchRules, candidates: int, lookup_batch: int = LOOKUP_BATCH
+    ) -> None:
+        self._stored = _StoredStories(es, rules, candidates, self.__class__)
+        self._lookup_batch = lookup_batch
+        self._buffer: list[tuple[Story, Member, Any, Any]] = []
+
+    def setup(self) -> None:
+        self._stored.open()
+
+    def teardown(self) -> None:
+        self._stored.close()
+
+    def start_bundle(self) -> None:
+        self._buffer = []
+
+    def process(
+        self,
+        item: tuple[Story, Member],
+        window: Any = beam.DoFn.WindowParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
+    ) -> Iterator[Any]:
+        story, canonical = item
+        self._buffer.append((story, canonical, window, timestamp))
+        if len(self._buffer) >= self._lookup_batch:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        yield from self._flush()
+
+    def _flush(self) -> Iterator[Any]:
+        batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        found = self._stored.lookup([(story, canonical) for story, canonical, _, _ in batch])
+        for (story, canonical, window, timestamp), stored in zip(batch, found, strict=True):
+            settled, failure = self._stored.settle(story, canonical, stored)
+            if failure is not None:
+                yield TaggedOutput(DEAD_LETTER, WindowedValue(failure, timestamp, (window,)))
+            yield WindowedValue((settled, canonical), timestamp, (window,))
+
+
+class _DedupeInMemoryFn(beam.DoFn):
+    """The whole batch → its stories, in this one worker (``in_memory=True``).
+
+    The same steps as the keyed path, with ``newsflow.dedupe.cluster`` for the first four: band
+    keys and URL keys → candidate pairs → containment check → components (a union-find); then
+    one story per component, each looked up and merged as ``_MergeStoredFn`` does, and the
+    versions of one stored story combined. Everything happens in the one call that gets the
+    batch, so no story is written before every lookup is done, and no shuffle follows. Its
+    counters have the keyed path's names but count differently: each candidate pair once, and
+    only the checks the union-find needed (``labels_unsettled`` does not apply).
+    """
+
+    def __init__(self, rules: MatchRules, max_bucket: int, es: EsConfig | None,
+                 candidates: int, lookup_batch: int = LOOKUP_BATCH) -> None:
+        self._rules = rules
+        self._max_bucket = max_bucket
+        self._stored = _StoredStories(es, rules, candidates, self.__class__) if es else None
+        self._lookup_batch = lookup_batch
+        self._candidates = Metrics.counter(self.__class__, "pairs_candidate")
+        self._verified = Metrics.counter(self.__class__, "pairs_verified")
+        self._oversized = Metrics.counter(self.__class__, "buckets_oversized")
+        self._new = Metrics.counter(self.__class__, "stories_new")
+        self._merged = Metrics.counter(self.__class__, "copies_merged")
+
+    def setup(self) -> None:
+        if self._stored is not None:
+            self._stored.open()
+
+    def teardown(self) -> None:
+        if self._stored is not None:
+            self._stored.close()
+
+    def process(self, group: tuple[None, Iterable[Member]]) -> Iterator[Any]:
+        members = list(group[1])
+        stats = Stats()
+        labels = cluster([m.entry for m in members], self._rules, stats, self._max_bucket)
+        self._candidates.inc(stats.candidate_pairs)
+        self._verified.inc(stats.verified_pairs)
+        self._oversized.inc(stats.buckets_skipped)
+        components: dict[int, list[Member]] = {}
+        for member, label in zip(members, labels, strict=True):
+            components.setdefault(label, []).append(member)
+        built = [build_story(sorted(c, key=lambda m: m.entry.key)) for c in components.values()]
+        if self._stored is None:  # without Elasticsearch every story is new
+            for story, _ in built:
+                self._new.inc()
+                self._merged.inc(story.copy_count - 1)
+                yield story
+            return
+        versions: dict[str, list[Story]] = {}
+        for start in range(0, len(built), self._lookup_batch):
+            batch = built[start : start + self._lookup_batch]
+            for (story, canonical), stored in zip(batch, self._stored.lookup(batch), strict=True):
+                settled, failure = self._stored.settle(story, canonical, stored)
+                if failure is not None:
+                    yield TaggedOutput(DEAD_LETTER, failure)
+                versions.setdefault(settled.story_id, []).append(settled)
+        for same in versions.values():
+            yield same[0] if len(same) == 1 else combine_versions(same)
 
 
 class _LookupError(Exception):

@@ -49,6 +49,11 @@ class IndexArticles(beam.PTransform):
     read back, combined with ours by the function, and written again, up to
     ``CONFLICT_ROUNDS`` times; then the story goes to the dead letters. Without it, a write
     simply replaces the document (the batch job's ids make that idempotent).
+
+    ``reshuffle`` (default True) puts a ``Reshuffle`` before the writes, so that a distributed
+    runner's retry of the write step re-sends the same stories instead of re-running the steps
+    before it. ``False`` writes in the bundles that made the stories, overlapping the two: for
+    the local runner, which does not retry a bundle.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class IndexArticles(beam.PTransform):
         max_backoff: float = 30.0,
         refresh: bool = False,
         resolve_conflict: Callable[[Story, Story], Story] | None = None,
+        reshuffle: bool = True,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -70,18 +76,17 @@ class IndexArticles(beam.PTransform):
             raise ValueError(f"batch_bytes must be at least 1024, got {batch_bytes}")
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        self._reshuffle = reshuffle
         self._fn = _BulkIndexFn(
             es, batch_size, batch_bytes, max_retries, initial_backoff, max_backoff, refresh,
             resolve_conflict,
         )
 
     def expand(self, stories: beam.PCollection[Story]) -> beam.pvalue.DoOutputsTuple:
-        return (
-            stories
-            | "Reshuffle before write" >> beam.Reshuffle()
-            | "Bulk index stories"
-            >> beam.ParDo(self._fn).with_outputs("dead_letter", main="indexed")
-        )
+        if self._reshuffle:
+            stories = stories | "Reshuffle before write" >> beam.Reshuffle()
+        return stories | "Bulk index stories" >> beam.ParDo(self._fn).with_outputs(
+            "dead_letter", main="indexed")
 
 
 class _BulkIndexFn(beam.DoFn):
