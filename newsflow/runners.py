@@ -170,7 +170,8 @@ def ensure_prism(version: str | None = None) -> Path:
 def prism_runner_args(prism: Path | None = None) -> list[str]:
     """Flags running a pipeline on Prism with our binary (built on demand when not given).
 
-    Prism's own log level is ``error``: at ``warn`` it reports every ``PeriodicImpulse`` with a
+    Prism's own log level is ``error`` (``$NEWSFLOW_PRISM_LOG_LEVEL`` overrides it, e.g. ``debug``
+    to see its stages and watermarks): at ``warn`` it reports every ``PeriodicImpulse`` with a
     harmless "empty transform" warning. The SDK workers run in this process (``LOOPBACK``, which is
     also PrismRunner's default) so that no Docker is needed.
     """
@@ -178,7 +179,7 @@ def prism_runner_args(prism: Path | None = None) -> list[str]:
     return [
         "--runner=PrismRunner",
         f"--prism_location={binary}",
-        "--prism_log_level=error",
+        f"--prism_log_level={os.environ.get('NEWSFLOW_PRISM_LOG_LEVEL', 'error')}",
         "--environment_type=LOOPBACK",
     ]
 

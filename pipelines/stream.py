@@ -39,7 +39,10 @@ batch emitted from ``finish_bundle`` would get the end of time instead).
   article the runner considers late fires a late pane instead of vanishing. That pane may hold
   only part of a story's copies (the partial-pane problem above), but a late pane's stories
   still merge with what the on-time pane indexed through the Elasticsearch lookup, and nothing
-  is lost (1,000 feeds: 1,500 of 1,500 searchable in every run since).
+  is lost (1,000 feeds: 1,500 of 1,500 searchable in every run since). A likely cause, found
+  later: Prism split the tick source under load, and the split-off half set the source's
+  watermark to a far-future tick, so every later article was late; the source now refuses such
+  splits (``transforms/poll.py``, ``_TickTracker``).
 * On arrival time every article is on time: a window closes once its last tick's articles are
   through, so a story is indexed within about ``dedupe_window`` plus one poll's work of its
   first fetch. In-memory dedupe state is bounded by one window (not by the horizon, not by the

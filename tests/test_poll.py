@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
+
 from newsflow.feedstate import FeedState
 from newsflow.schedule import FeedSchedule, ScheduleBounds
-from transforms.poll import _advance
+from transforms.poll import _TICKS, _advance
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 URL = "https://feeds.example/rss"
@@ -35,3 +37,18 @@ def test_a_fetch_is_accounted_for_once_and_unfetched_feeds_are_left_alone() -> N
     assert _advance(once, fetched(T0, hint=600.0), BOUNDS) == once
     assert _advance(start, None, BOUNDS) == start
     assert _advance(start, FeedState(URL), BOUNDS) == start
+
+
+def test_the_tick_sequence_splits_only_to_checkpoint() -> None:
+    # An endless sequence (as PollFeeds makes it): a split in the middle of what is left would
+    # start a residual at a far-future tick, whose watermark then runs ahead of every tick still
+    # to come (Prism, splitting a slow bundle, hung the job so).
+    restriction = _TICKS.initial_restriction((Timestamp.now(), MAX_TIMESTAMP, 2.0))
+    tracker = _TICKS.create_tracker(restriction)
+    assert tracker.try_claim(restriction.start)
+    assert tracker.try_split(0.5) is None
+    assert tracker.try_split(0.001) is None
+    primary, residual = tracker.try_split(0)  # what defer_remainder asks for
+    assert (primary.start, primary.stop) == (restriction.start, restriction.start + 1)
+    assert (residual.start, residual.stop) == (restriction.start + 1, restriction.stop)
+

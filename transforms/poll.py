@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
 from apache_beam.metrics import Metrics
 from apache_beam.runners import sdf_utils
@@ -43,7 +44,32 @@ from newsflow.schedule import FeedSchedule, ScheduleBounds, after_poll, is_due
 __all__ = ["PollFeeds"]
 
 log = logging.getLogger(__name__)
-_TICKS = ImpulseSeqGenRestrictionProvider()
+
+
+class _TickTracker(OffsetRestrictionTracker):
+    """The tick sequence's tracker: it splits only to checkpoint (``fraction_of_remainder`` 0,
+    what ``defer_remainder`` asks for), never in the middle of what is left.
+
+    A runner may split a slow bundle at a fraction of its remaining restriction; for an endless
+    tick sequence the residual then starts at a tick in the far future (half-way to the end of
+    time), and its first ``process`` call sets the watermark to that tick. Prism, splitting
+    under load, then held the stage's output watermark there: every tick still to come was late
+    for every window downstream, and a drain never ended (seen: the live streaming test hung on
+    a loaded machine in two runs of two). Ticks are cheap: there is nothing to parallelise.
+    """
+
+    def try_split(self, fraction_of_remainder: float) -> Any:
+        if fraction_of_remainder > 0:
+            return None
+        return super().try_split(fraction_of_remainder)
+
+
+class _TickRestrictions(ImpulseSeqGenRestrictionProvider):  # type: ignore[misc]
+    def create_tracker(self, restriction: OffsetRange) -> _TickTracker:
+        return _TickTracker(restriction)
+
+
+_TICKS = _TickRestrictions()
 _WATERMARK = ManualWatermarkEstimator.default_provider()
 
 
