@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import resource
 import shlex
@@ -172,6 +173,8 @@ def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
         if summary is None:
             raise RuntimeError("ingest could not start (see the message above)")
         docs = count_docs(config)
+    for worker in multiprocessing.active_children():  # extraction workers exit on their own:
+        worker.join(30)  # wait (untimed) so that their CPU is counted
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     c = summary.counters

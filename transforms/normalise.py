@@ -112,7 +112,9 @@ class _NormaliseFn(beam.DoFn):
             fetcher.close()
         pool = getattr(self, "_pool", None)
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Every extraction was collected by finish_bundle: nothing is lost by not waiting
+            # for the idle workers to exit (about 0.3 s at the end of every batch job).
+            pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
     def _start_pool(self) -> ProcessPoolExecutor:
