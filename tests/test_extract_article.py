@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -235,3 +237,19 @@ def test_second_opinion_for_short_extractions_only_when_the_page_has_more_text()
     assert _needs_second_opinion(story, long_page)
     furniture_edges = ["Share", "Home", *story, "Related", "Newsletter", "Copyright"]
     assert _needs_second_opinion(furniture_edges, short_page)
+
+
+def test_warm_up_loads_what_a_first_extraction_would() -> None:
+    # In a fresh interpreter: the extractors imported and the language model loaded.
+    code = (
+        "import sys\n"
+        "from newsflow.extract import language, warm_up\n"
+        "assert 'trafilatura' not in sys.modules\n"
+        "assert language._identifier.cache_info().currsize == 0\n"
+        "warm_up()\n"
+        "assert {'trafilatura', 'readability'} <= set(sys.modules)\n"
+        "assert language._identifier.cache_info().currsize == 1\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -118,14 +118,15 @@ class _NormaliseFn(beam.DoFn):
             self._pool = None
 
     def _start_pool(self) -> ProcessPoolExecutor:
-        from newsflow.extract import extract_article_or_error
+        from newsflow.extract import warm_up
 
         # spawn, not fork: this process has threads (the fetcher's, the runner's).
-        pool = ProcessPoolExecutor(max_workers=self._workers,
+        pool = ProcessPoolExecutor(max_workers=self._workers, initializer=warm_up,
                                    mp_context=multiprocessing.get_context("spawn"))
-        # Start every worker now: each imports the extractors while the first pages download.
+        # Start every worker now (one per task while none is idle): each loads the extractors
+        # while the first pages download.
         for _ in range(self._workers):
-            pool.submit(extract_article_or_error, b"", "http://localhost/", fetched_at=None)
+            pool.submit(int)
         return pool
 
     def start_bundle(self) -> None:
