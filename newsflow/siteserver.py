@@ -219,7 +219,9 @@ class SiteServer:
 
     def resource(self, path: str) -> _Resource | None:
         """The file behind a URL path, or None when there is none (or it is outside root)."""
-        target = (self.root / unquote(path).lstrip("/")).resolve()
+        # normpath, not resolve(): ".." cannot climb out, and no stat per folder of the path
+        # (a symbolic link inside the site is followed wherever it points).
+        target = Path(os.path.normpath(self.root / unquote(path).lstrip("/")))
         if target.is_dir():
             target = target / "index.html"
         if not target.is_relative_to(self.root):
@@ -260,7 +262,7 @@ class SiteServer:
     def gzipped(self, res: _Resource) -> bytes:
         body = self._gzipped.get(res.etag)
         if body is None:
-            body = gzip.compress(res.body, compresslevel=6, mtime=0)
+            body = gzip.compress(res.body, compresslevel=1, mtime=0)  # nginx's default level
             with self._lock:
                 if self._cache_room >= len(body) and res.etag not in self._gzipped:
                     self._cache_room -= len(body)
