@@ -147,9 +147,6 @@ class DedupeArticles(beam.PTransform):
             | "Key by component" >> beam.FlatMap(_by_label)
             | "Group components" >> beam.GroupByKey()
         )
-        return self._stories(groups, fingerprinted)
-
-    def _stories(self, groups: Any, fingerprinted: Any) -> DedupeOutputs:
         stories = groups | "Build stories" >> beam.ParDo(_BuildStoryFn(self._es is None))
         failures = [fingerprinted[DEAD_LETTER]]
         if self._es is not None:
@@ -616,7 +613,8 @@ class _DedupeInMemoryFn(beam.DoFn):
                  candidates: int, lookup_batch: int = LOOKUP_BATCH) -> None:
         self._rules = rules
         self._max_bucket = max_bucket
-        self._stored = _StoredStories(es, rules, candidates, self.__class__) if es else None
+        self._stored = (_StoredStories(es, rules, candidates, self.__class__)
+                        if es is not None else None)
         self._lookup_batch = lookup_batch
         self._candidates = Metrics.counter(self.__class__, "pairs_candidate")
         self._verified = Metrics.counter(self.__class__, "pairs_verified")

@@ -64,7 +64,7 @@ class _TickTracker(OffsetRestrictionTracker):
         return super().try_split(fraction_of_remainder)
 
 
-class _TickRestrictions(ImpulseSeqGenRestrictionProvider):  # type: ignore[misc]
+class _TickRestrictions(ImpulseSeqGenRestrictionProvider):
     def create_tracker(self, restriction: OffsetRange) -> _TickTracker:
         return _TickTracker(restriction)
 
