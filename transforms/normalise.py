@@ -13,9 +13,8 @@ the reason.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from newsflow.extract.pool import ExtractionPool
 from newsflow.http import FetchConfig, Fetcher, FetchError, FetchResult
 from schemas.records import Article, Failure, FeedEntry
 
@@ -58,8 +58,9 @@ class NormaliseArticles(beam.PTransform):
     instead. ``batch_size`` pages are fetched concurrently.
 
     ``extract_workers`` (default 1: in the DoFn's thread) is how many processes extract pages;
-    with more than one, each DoFn instance starts a pool of that many (``spawn``: about a second,
-    overlapping the first fetches) in ``setup()`` and stops it in ``teardown()``, and a batch's
+    with more than one, each DoFn instance starts a pool of that many
+    (``newsflow.extract.pool``: forked from a warmed-up server, in the background while the
+    first pages download) in ``setup()`` and stops it in ``teardown()``, and a batch's
     pages are extracted while the next batch is fetched, so outputs can come one batch after the
     input that caused them. Outputs, dead letters and counters are the same either way.
     """
@@ -102,9 +103,10 @@ class _NormaliseFn(beam.DoFn):
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._config) if self._fetch_pages else None
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ExtractionPool | None = None
         if self._fetcher is not None and self._workers > 1:
-            self._pool = self._start_pool()
+            # Starts in the background (its workers warm up while the first pages download).
+            self._pool = ExtractionPool(self._workers)
 
     def teardown(self) -> None:
         fetcher = getattr(self, "_fetcher", None)
@@ -114,20 +116,8 @@ class _NormaliseFn(beam.DoFn):
         if pool is not None:
             # Every extraction was collected by finish_bundle: nothing is lost by not waiting
             # for the idle workers to exit (about 0.3 s at the end of every batch job).
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
             self._pool = None
-
-    def _start_pool(self) -> ProcessPoolExecutor:
-        from newsflow.extract import warm_up
-
-        # spawn, not fork: this process has threads (the fetcher's, the runner's).
-        pool = ProcessPoolExecutor(max_workers=self._workers, initializer=warm_up,
-                                   mp_context=multiprocessing.get_context("spawn"))
-        # Start every worker now (one per task while none is idle): each loads the extractors
-        # while the first pages download.
-        for _ in range(self._workers):
-            pool.submit(int)
-        return pool
 
     def start_bundle(self) -> None:
         self._buffer: list[tuple[FeedEntry, Any, Any]] = []
@@ -198,7 +188,7 @@ class _NormaliseFn(beam.DoFn):
     def _submit(self, entry: FeedEntry, page: FetchResult) -> Future[Any]:
         from newsflow.extract import extract_article_or_error
 
-        def submit(pool: ProcessPoolExecutor) -> Future[Any]:
+        def submit(pool: ExtractionPool) -> Future[Any]:
             return pool.submit(extract_article_or_error, page.body, page.final_url,
                                fetched_at=page.fetched_at, headers=page.headers, entry=entry,
                                fetched_url=entry.url)
@@ -207,8 +197,8 @@ class _NormaliseFn(beam.DoFn):
         try:
             return submit(self._pool)
         except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._start_pool()
+            self._pool.shutdown()
+            self._pool = ExtractionPool(self._workers)
             return submit(self._pool)
 
     def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None,

@@ -1,0 +1,117 @@
+"""Extraction in worker processes, with workers that start warm and a start that never blocks.
+
+``transforms.normalise`` hands pages to an :class:`ExtractionPool` when ``extract_workers > 1``.
+Two costs of a plain ``ProcessPoolExecutor`` are avoided:
+
+- **Each worker warming up on its own.** A fresh process spends about a second of CPU importing
+  trafilatura and loading the language model (:func:`newsflow.extract.warm_up`). Here the
+  workers come from a fork server that has preloaded :mod:`newsflow.extract.warmed`: the
+  warm-up is paid once, and the workers share its memory. Where there is no fork server
+  (Windows), workers are spawned and warm up on their own. Not plain ``fork``: the caller
+  has threads (the fetcher's, the runner's), and forking a threaded process can deadlock.
+- **The caller waiting for the workers.** Starting a worker from the fork server waits for the
+  server's warm-up, so the pool starts in a background thread; pages submitted meanwhile wait
+  in a list, behind placeholder futures, and go to the workers once they are up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from newsflow.extract import warm_up
+
+__all__ = ["ExtractionPool", "pool_context"]
+
+_PRELOAD = "newsflow.extract.warmed"
+
+
+def pool_context() -> Any:
+    """The multiprocessing context that extraction workers come from (see the module doc)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # The fork server is one per process: this takes effect when it starts, i.e. for the
+    # first pool. Python 3.11's server ignores the caller's sys.path: the module must be
+    # installed (it is, with the package); if its import fails the workers warm up instead.
+    context.set_forkserver_preload([_PRELOAD])
+    return context
+
+
+class ExtractionPool:
+    """``workers`` processes for a picklable function; :meth:`submit` never waits for them.
+
+    Thread-safe. A worker that dies breaks the pool (its futures and later submits raise
+    ``BrokenProcessPool``): start a new one. ``shutdown`` does not wait for the workers.
+    """
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self._executor = ProcessPoolExecutor(max_workers=workers, initializer=warm_up,
+                                             mp_context=pool_context())
+        self._lock = threading.Lock()
+        # Submissions made before the workers are up; None once they are.
+        self._waiting: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any],
+                                  Future[Any]]] | None = []
+        self._started = threading.Event()
+        threading.Thread(target=self._start, args=(workers,), name="newsflow-extract-pool",
+                         daemon=True).start()
+
+    def _start(self, workers: int) -> None:
+        try:
+            # The executor starts a worker per task while none is idle: one task each.
+            for future in [self._executor.submit(int) for _ in range(workers)]:
+                future.result()
+        except (BrokenProcessPool, CancelledError, RuntimeError):
+            pass  # a worker died, or the pool was shut down: the waiting submissions fail below
+        finally:
+            with self._lock:
+                waiting, self._waiting = self._waiting or [], None
+                for fn, args, kwargs, placeholder in waiting:
+                    _settle_from(self._submit_now(fn, args, kwargs), placeholder)
+            self._started.set()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """``fn(*args, **kwargs)`` in a worker; raises ``BrokenProcessPool`` if one died."""
+        with self._lock:
+            if self._waiting is not None:
+                placeholder: Future[Any] = Future()
+                self._waiting.append((fn, args, kwargs, placeholder))
+                return placeholder
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Whether the workers are up (or failed to start) within ``timeout`` seconds."""
+        return self._started.wait(timeout)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; do not wait for the workers to exit."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _submit_now(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Future[Any]:
+        try:
+            return self._executor.submit(fn, *args, **kwargs)
+        except (BrokenProcessPool, RuntimeError) as exc:
+            failed: Future[Any] = Future()
+            failed.set_exception(exc)
+            return failed
+
+
+def _settle_from(source: Future[Any], target: Future[Any]) -> None:
+    """Give ``target`` the outcome of ``source`` when it has one."""
+
+    def copy(done: Future[Any]) -> None:
+        if done.cancelled():
+            target.cancel()
+        elif done.exception() is not None:
+            target.set_exception(done.exception())
+        else:
+            target.set_result(done.result())
+
+    source.add_done_callback(copy)

@@ -1,0 +1,91 @@
+"""``newsflow.extract.pool``: real worker processes, started from a warmed-up fork server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from newsflow.extract import extract_article_or_error
+from newsflow.extract.pool import ExtractionPool, pool_context
+
+PAGE = ("<html lang='en'><head><title>Tram line opens - The Ledger</title></head><body><article>"
+        "<h1>Tram line opens</h1>"
+        + "<p>The new tram line between the station and the harbour opened on Saturday, a year "
+          "later than planned, and carried its first passengers before noon.</p>" * 3
+        + "</article></body></html>")
+
+
+@pytest.fixture
+def pool() -> ExtractionPool:
+    pool = ExtractionPool(2)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture
+def held_start(monkeypatch) -> threading.Event:
+    """Pools made meanwhile do not start their workers until the event is set."""
+    gate = threading.Event()
+    start = ExtractionPool._start
+
+    def held(self: ExtractionPool, workers: int) -> None:
+        gate.wait(60)
+        start(self, workers)
+
+    monkeypatch.setattr(ExtractionPool, "_start", held)
+    return gate
+
+
+def test_submissions_made_before_the_workers_are_up_are_all_answered(held_start) -> None:
+    pool = ExtractionPool(2)
+    early = [pool.submit(extract_article_or_error, PAGE, f"https://ledger.example/{n}",
+                         fetched_at=None) for n in range(5)]
+    assert not pool.wait_started(0.1) and not any(f.done() for f in early)
+    held_start.set()
+    assert pool.wait_started(60)
+    late = pool.submit(extract_article_or_error, PAGE, "https://ledger.example/late",
+                       fetched_at=None)
+    urls = [f.result(timeout=60).url for f in [*early, late]]
+    pool.shutdown()
+    assert urls == [*(f"https://ledger.example/{n}" for n in range(5)),
+                    "https://ledger.example/late"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_are_forked_from_a_server_that_loaded_the_extractors(pool) -> None:
+    parent = pool.submit(os.getppid).result(timeout=60)
+    assert parent != os.getpid()  # not spawned by us: forked by the server
+    maps = Path(f"/proc/{parent}/maps").read_text()
+    assert "lxml" in maps  # the server imported the extractors before forking
+
+
+def test_a_worker_that_dies_breaks_the_pool_and_says_so(pool) -> None:
+    assert pool.wait_started(60)
+    died = pool.submit(os._exit, 3)
+    with pytest.raises(BrokenProcessPool):
+        died.result(timeout=60)
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(int)
+
+
+def test_a_pool_shut_down_while_starting_fails_what_waits_instead_of_hanging(held_start) -> None:
+    pool = ExtractionPool(1)
+    waiting = pool.submit(int, "7")
+    pool.shutdown()
+    held_start.set()
+    assert pool.wait_started(60)
+    with pytest.raises(RuntimeError, match="shutdown"):
+        waiting.result(timeout=60)
+
+
+def test_without_a_fork_server_workers_are_spawned(monkeypatch) -> None:
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert pool_context().get_start_method() == "spawn"
+    monkeypatch.undo()
+    assert pool_context().get_start_method() == "forkserver"
