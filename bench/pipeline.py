@@ -49,6 +49,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -102,10 +103,76 @@ def say(line: str) -> None:
 
 
 def peak_rss_mb() -> dict[str, float]:
-    """Peak resident set size so far: this process, and the largest child that has ended."""
+    """Peak resident set size so far: this process, and the largest other process of its tree
+    (a child that has ended, or one that ``ProcessTree`` saw: the site server, the extraction
+    workers and their fork server)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"self": round(own, 1), "largest_child": round(children, 1)}
+    return {"self": round(own, 1), "largest_child": round(max(children, TREE.peak_kb / 1024), 1)}
+
+
+class ProcessTree:
+    """This process's live descendants, read from ``/proc`` (Linux; elsewhere it sees none).
+
+    Extraction workers are children of a fork server, not of this process, so
+    ``RUSAGE_CHILDREN`` misses their CPU and memory: :meth:`cpu_seconds` counts each live
+    descendant's CPU and that of the children it has reaped, and :meth:`sample_forever` (in a
+    thread) keeps the largest peak RSS (``VmHWM``) it has seen.
+    """
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self._tick = 1 / os.sysconf("SC_CLK_TCK")
+
+    def descendants(self) -> dict[int, list[str]]:
+        """pid -> the fields of /proc/pid/stat after the command name (field 3 onwards)."""
+        table: dict[int, list[str]] = {}
+        for entry in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                table[int(entry.parent.name)] = entry.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # ended meanwhile
+        out: dict[int, list[str]] = {}
+        parents = {os.getpid()}
+        while found := {pid: f for pid, f in table.items()
+                        if int(f[1]) in parents and pid not in out}:
+            out |= found
+            parents |= set(found)
+        return out
+
+    def cpu_seconds(self, only: set[int] | None = None, exclude: set[int] | None = None
+                    ) -> float:
+        """CPU of the live descendants (``only`` these pids, or all but ``exclude``)."""
+        ticks = sum(sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+                    for pid, fields in self.descendants().items()
+                    if (only is None or pid in only) and pid not in (exclude or set()))
+        return ticks * self._tick
+
+    def sample_forever(self, every: float = 0.25) -> None:
+        while True:
+            for pid in self.descendants():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            time.sleep(every)
+
+
+TREE = ProcessTree()
+SITE_SERVERS: set[int] = set()  # pids of serve()'s servers: their CPU is reported apart
+
+
+def _stop_fork_server() -> None:
+    """Stop the extraction workers' fork server (it outlives a job: a second job in the same
+    process would start warm, which no `newsflow ingest` run does). A private API: a bench may."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
 
 
 @contextmanager
@@ -115,6 +182,7 @@ def serve(root: Path) -> Iterator[str]:
         [sys.executable, "-m", "newsflow.siteserver", str(root)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
+    SITE_SERVERS.add(proc.pid)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -160,8 +228,9 @@ def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
                beam_args: list[str]) -> dict[str, Any]:
     """Run the batch job, refresh, count: from the call to searchable documents.
 
-    CPU seconds count this process and the children that ended meanwhile (the SDK workers of
-    ``--direct_running_mode=multi_processing``); the site server is still running then.
+    CPU seconds: this process's (``cpu_seconds``); its other processes' (``children_cpu_seconds``:
+    the extraction workers and their fork server, or the SDK workers of
+    ``--direct_running_mode=multi_processing``); the site server's, apart.
     """
     from newsflow.commands.ingest import ingest
 
@@ -169,6 +238,8 @@ def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
             *LOOPBACK_FLAGS, "--feed_state", "false", "--dead_letters", str(dead_letters),
             *beam_args]
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree_before = TREE.cpu_seconds(exclude=SITE_SERVERS)
+    server_before = TREE.cpu_seconds(only=SITE_SERVERS)
     with timed() as clock:
         summary = ingest(argv, quiet=True)
         if summary is None:
@@ -178,11 +249,15 @@ def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
         worker.join(30)  # wait (untimed) so that their CPU is counted
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    child_cpu += TREE.cpu_seconds(exclude=SITE_SERVERS) - tree_before
+    server_cpu = TREE.cpu_seconds(only=SITE_SERVERS) - server_before
+    _stop_fork_server()  # the next run starts cold, as every `newsflow ingest` does
     c = summary.counters
     return {
         "argv_extra": beam_args,
         **clock.figures(summary.articles),
         "children_cpu_seconds": round(child_cpu, 2),
+        "site_server_cpu_seconds": round(server_cpu, 2),
         "pipeline_seconds": round(summary.elapsed, 2),
         "pipeline_articles_per_s": rate(summary.articles, summary.elapsed),
         "articles": summary.articles,
@@ -389,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("newsflow.feeds").setLevel(logging.ERROR)  # one feed is malformed on purpose
     import apache_beam  # noqa: F401  - imported before the clock, as a CLI start pays it once
 
+    threading.Thread(target=TREE.sample_forever, daemon=True).start()
+
     from newsflow.demosite import build_synthetic_web
 
     report: dict[str, Any] = {"bench": "pipeline", "feeds": args.feeds,
@@ -419,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"documents searchable in {e2e['seconds']:.1f}s = "
                     f"{e2e['articles_per_s']:.1f} articles/s (pipeline alone "
                     f"{e2e['pipeline_articles_per_s']:.1f}/s; CPU {e2e['cpu_seconds']:.1f}s "
-                    f"here + {e2e['children_cpu_seconds']:.1f}s workers)")
+                    f"here + {e2e['children_cpu_seconds']:.1f}s workers + "
+                    f"{e2e['site_server_cpu_seconds']:.1f}s site server)")
                 return e2e
 
             report["end_to_end"] = run_end_to_end(config)
