@@ -362,6 +362,11 @@ def _response_headers(headers: Mapping[str, str] | None, base: str,
     out = {k.lower(): v for k, v in (headers or {}).items()}
     location = out.get("content-location")
     out["content-location"] = urljoin(base, location) if location else base
+    if b"xml:base" not in body and b"\x00" not in body[:64]:  # (UTF-16/32 would hide it)
+        # No base for feedparser, which would join it to itself at every element (a quarter
+        # of its parse time): links come out as written, and _entry_url and _content resolve
+        # them against this one. Only ids differ: a relative <guid> stays as written.
+        out["x-newsflow-base"] = out.pop("content-location")
     # feedparser would re-decode: the HTTP layer already inflated the body.
     out.pop("content-encoding", None)
     out.pop("content-length", None)
@@ -441,6 +446,7 @@ def parse_feed(
         language=feed_language,
         poll_hint_seconds=poll_hint_seconds(meta),
     )
+    base = response_headers.get("x-newsflow-base", base)  # what feedparser was not given
     for entry in raw_entries:
         title = html_to_text(entry.get("title"), keep_lines=False)
         summary = html_to_text(entry.get("summary"))

@@ -118,6 +118,23 @@ def test_relative_links_use_content_location_and_final_url() -> None:
     assert all(e.feed_url == "http://old.example/rss" for e in feed.entries)
 
 
+def test_a_content_location_header_is_the_base_of_relative_links() -> None:
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Relative</title>'
+            b"<item><title>Link</title><link>../2024/link.html</link></item>"
+            b"<item><title>Permalink guid</title><guid>/2024/guid.html</guid></item>"
+            b'<item><title>Content</title><link>c.html</link><content:encoded '
+            b'xmlns:content="http://purl.org/rss/1.0/modules/content/">&lt;p&gt;See '
+            b'&lt;a href="more.html"&gt;more&lt;/a&gt;.&lt;/p&gt;</content:encoded></item>'
+            b"</channel></rss>")
+    feed = by_title(parse_feed(body, {"Content-Type": "application/rss+xml",
+                                      "Content-Location": "/news/feeds/all.rss"},
+                               "https://site.example/rss", now=NOW))
+    assert feed["Link"].url == "https://site.example/news/2024/link.html"
+    assert feed["Permalink guid"].url == "https://site.example/2024/guid.html"
+    assert feed["Content"].url == "https://site.example/news/feeds/c.html"
+    assert 'href="https://site.example/news/feeds/more.html"' in feed["Content"].content
+
+
 @pytest.mark.parametrize(
     ("title", "expected", "note"),
     [("Tokyo", datetime(2024, 3, 6, 0, 0, tzinfo=UTC), None),
