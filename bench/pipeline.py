@@ -22,7 +22,10 @@ measures both, in one run, on a synthetic news web:
    **end to end again**, into another fresh alias. The pipeline's rate is the mean of its two
    runs, which sit on either side of the stages: a shared machine's speed drifts by a quarter
    within a minute, and this way the drift tilts neither side of the pipeline/stage ratio.
-5. **Peak RSS** of this process and of its largest child (``resource.getrusage``).
+   Before it, **extraction on all cores at once** (``ExtractionPool``, one process per core):
+   not a stage, but what the cores give together against one core alone, the ceiling of the
+   ratio when extraction is the slowest stage.
+5. **Peak RSS** of this process and of the largest other process of its tree.
 
 Every rate is in articles per second (a stage that handles stories counts the articles they
 hold), so rates compare across stages; the standalone dedupe skips the lookups of stored
@@ -321,6 +324,34 @@ def extract(entries: list[FeedEntry], pages: dict[str, FetchResult | FetchError]
     return articles
 
 
+def extract_on_all_cores(entries: list[FeedEntry], pages: dict[str, FetchResult | FetchError],
+                         ) -> dict[str, Any]:
+    """Extraction of the same pages in one process per core at once (``ExtractionPool``, as
+    the pipeline runs it, timed once its workers are up): what this machine's cores give
+    together, against one core alone. Not a stage of the ratio; it shows the ratio's ceiling."""
+    from newsflow.extract import extract_article_or_error
+    from newsflow.extract.pool import ExtractionPool
+
+    workers = os.cpu_count() or 1
+    pool = ExtractionPool(workers)
+    try:
+        pool.wait_started()
+        before = TREE.cpu_seconds(exclude=SITE_SERVERS)
+        with timed() as clock:
+            futures = [pool.submit(extract_article_or_error, page.body, page.final_url,
+                                   fetched_at=page.fetched_at, headers=page.headers,
+                                   entry=entry, fetched_url=entry.url)
+                       for entry in entries if isinstance(page := pages.get(entry.url),
+                                                           FetchResult)]
+            done = sum(1 for f in futures if isinstance(f.result(), Article))
+        cpu = TREE.cpu_seconds(exclude=SITE_SERVERS) - before
+    finally:
+        pool.shutdown()
+    return {"workers": workers, "pages": len(futures), "articles": done,
+            "seconds": round(clock.seconds, 2), "workers_cpu_seconds": round(cpu, 2),
+            "articles_per_s": rate(len(futures), clock.seconds)}
+
+
 def dedupe(articles: list[Article], batch: int = 256) -> list[Story]:
     """Fingerprint in batches, cluster, one story per cluster (as ``newsflow dedupe`` does)."""
     from newsflow.dedupe import dedupe as assign
@@ -368,8 +399,10 @@ def bulk_index(config: es.EsConfig, docs: list[tuple[str, bytes]], parallel: boo
         es.delete_index(config)
 
 
-def stages(feed_urls: list[str], config: es.EsConfig) -> dict[str, Any]:
-    """Every stage alone on the same web, one after the other; articles/s of each."""
+def stages(feed_urls: list[str], config: es.EsConfig
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every stage alone on the same web, one after the other; articles/s of each. Then
+    extraction on every core at once (``extract_on_all_cores``)."""
     out: dict[str, Any] = {}
     with Fetcher(LOOPBACK_FETCH) as fetcher:
         with timed() as clock:
@@ -408,7 +441,7 @@ def stages(feed_urls: list[str], config: es.EsConfig) -> dict[str, Any]:
     first["articles_per_s"] = round(sum(first["runs_articles_per_s"]) / 2, 1)
     first["seconds"] = round((first["seconds"] + again["seconds"]) / 2, 2)
     first["cpu_seconds"] = round((first["cpu_seconds"] + again["cpu_seconds"]) / 2, 2)
-    return out
+    return out, extract_on_all_cores(entries, pages)
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,6 +471,12 @@ def compare(report: dict[str, Any]) -> None:
         report["pipeline_to_slowest_ratio"] = round(ratio, 3)
         say(f"slowest stage alone: {slowest} at {slowest_rate:.1f} articles/s; pipeline / "
             f"slowest = {ratio:.2f} (target >= {TARGET_RATIO:.2f})")
+        every = report["extract_on_all_cores"]
+        if every["articles_per_s"] and slowest == "extract":
+            report["all_cores_speedup"] = round(every["articles_per_s"] / slowest_rate, 2)
+            say(f"extraction alone on all {every['workers']} cores at once: "
+                f"{every['articles_per_s']:.1f} articles/s, {report['all_cores_speedup']:.2f}x "
+                f"one core (workers' CPU {every['workers_cpu_seconds']:.2f}s)")
     say(f"end to end {e2e_rate:.1f} articles/s (mean of {len(runs)} run(s): "
         f"{', '.join(f'{r:.1f}' for r in runs)}; target >= {TARGET_RATE:.0f}); "
         f"peak RSS {report['peak_rss_mb']['self']:.0f} MB here, "
@@ -503,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
             report["end_to_end"] = run_end_to_end(config)
             report["peak_rss_mb_after_end_to_end"] = peak_rss_mb()
             if not args.no_stages:
-                report["stages"] = stages(urls, config)
+                report["stages"], report["extract_on_all_cores"] = stages(urls, config)
                 # Again after the stages: a machine that speeds up or slows down during the
                 # bench then tilts neither side of the ratio (compare() uses the mean).
                 again = es.EsConfig(url=config.url, index=f"bench-{uuid.uuid4().hex[:10]}")
