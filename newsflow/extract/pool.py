@@ -36,8 +36,9 @@ def pool_context() -> Any:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # The fork server is one per process: this takes effect when it starts, i.e. for the
-    # first pool. Python 3.11's server ignores the caller's sys.path: the module must be
-    # installed (it is, with the package); if its import fails the workers warm up instead.
+    # first pool. Python 3.11's server gets the caller's environment but not its sys.path:
+    # newsflow must be importable by a fresh interpreter (installed, or on PYTHONPATH), as a
+    # spawned worker's imports would need too.
     context.set_forkserver_preload([_PRELOAD])
     return context
 
