@@ -37,8 +37,9 @@ def pool_context() -> Any:
     context = multiprocessing.get_context("forkserver")
     # The fork server is one per process: this takes effect when it starts, i.e. for the
     # first pool. Python 3.11's server gets the caller's environment but not its sys.path:
-    # newsflow must be importable by a fresh interpreter (installed, or on PYTHONPATH), as a
-    # spawned worker's imports would need too.
+    # newsflow must be importable by a fresh interpreter (installed, as `make setup` and the
+    # runners' workers do, or on PYTHONPATH), else the workers die at start: the pool breaks
+    # and the job fails with BrokenProcessPool rather than extract nothing.
     context.set_forkserver_preload([_PRELOAD])
     return context
 
