@@ -36,10 +36,9 @@ def pool_context() -> Any:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # The fork server is one per process: this takes effect when it starts, i.e. for the
-    # first pool. Python 3.11's server gets the caller's environment but not its sys.path:
-    # newsflow must be importable by a fresh interpreter (installed, as `make setup` and the
-    # runners' workers do, or on PYTHONPATH), else the workers die at start: the pool breaks
-    # and the job fails with BrokenProcessPool rather than extract nothing.
+    # first pool. Python 3.11's server preloads without the caller's sys.path (its workers
+    # do get it): when newsflow is importable only through that path, the preload fails
+    # quietly and each worker warms up on its own (the pool's initializer), as spawned ones do.
     context.set_forkserver_preload([_PRELOAD])
     return context
 
