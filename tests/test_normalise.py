@@ -135,3 +135,87 @@ def test_extraction_runs_in_the_worker_processes(loopback: LoopbackServer, worke
 def test_bad_arguments_raise_at_construction(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         NormaliseArticles(**bad)
+
+
+@pytest.fixture
+def held_pool(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Extraction pools made meanwhile start their workers only once the event is set."""
+    import threading
+
+    from newsflow.extract.pool import ExtractionPool
+
+    gate = threading.Event()
+    start = ExtractionPool._start
+
+    def held(self: ExtractionPool, workers: int) -> None:
+        gate.wait(60)
+        start(self, workers)
+
+    monkeypatch.setattr(ExtractionPool, "_start", held)
+    yield gate
+    gate.set()
+
+
+def _process(fn: Any, url: str) -> list[Any]:
+    """The DoFn's outputs for one entry, called as a runner would (global window)."""
+    from apache_beam.transforms.window import GlobalWindow
+    from apache_beam.utils.timestamp import MIN_TIMESTAMP
+
+    return [out.value for out in fn.process(entry(url), GlobalWindow(), MIN_TIMESTAMP)]
+
+
+def _direct_fn(batch_size: int) -> Any:
+    from transforms.normalise import _NormaliseFn
+
+    fn = _NormaliseFn(CONFIG, batch_size, True, True, extract_workers=2)
+    fn.setup()
+    fn.start_bundle()
+    return fn
+
+
+def test_the_fetch_loop_does_not_wait_for_extraction_workers_that_are_starting(
+        loopback: LoopbackServer, held_pool: Any) -> None:
+    for n in range(9):
+        loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
+    fn = _direct_fn(batch_size=3)
+    try:
+        # Three batches while no worker is up: every page is fetched, nothing waits or comes out.
+        early = [out for n in range(9) for out in _process(fn, loopback.url(f"/news/{n}"))]
+        assert early == []
+        assert sum(loopback.hits(f"/news/{n}") for n in range(9)) == 9
+        held_pool.set()
+        articles = [wv.value for wv in fn.finish_bundle()]
+    finally:
+        fn.teardown()
+    assert sorted(a.fetched_url.rsplit("/", 1)[-1] for a in articles) == [str(n) for n in range(9)]
+    assert all(a.body_source == "page" for a in articles)
+
+
+def test_the_fetch_loop_waits_once_too_many_pages_wait_for_extraction(
+        loopback: LoopbackServer, held_pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import transforms.normalise
+
+    monkeypatch.setattr(transforms.normalise, "MAX_WAITING", 4)
+    for n in range(6):
+        loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
+    fn = _direct_fn(batch_size=3)
+    emitted: list[Any] = []
+    try:
+        assert _process(fn, loopback.url("/news/0")) == []
+        assert _process(fn, loopback.url("/news/1")) == []
+        assert _process(fn, loopback.url("/news/2")) == []  # 3 waiting: under 4
+        more = threading.Thread(target=lambda: emitted.extend(
+            out for n in (3, 4, 5) for out in _process(fn, loopback.url(f"/news/{n}"))))
+        more.start()
+        more.join(1.5)
+        assert more.is_alive()  # 6 waiting: it waits for the oldest two
+        held_pool.set()
+        more.join(60)
+        assert not more.is_alive()
+        rest = [wv.value for wv in fn.finish_bundle()]
+    finally:
+        fn.teardown()
+    assert [a.fetched_url.rsplit("/", 1)[-1] for a in emitted][:2] == ["0", "1"]
+    assert len(emitted) + len(rest) == 6

@@ -4,7 +4,8 @@ Fetching is I/O-bound, so the DoFn buffers a bundle's entries and fetches a batc
 once through the shared, polite HTTP layer (``newsflow.http.Fetcher.fetch_many``: many requests
 in flight, per-host limits). Extraction is pure logic in ``newsflow.extract`` and pure CPU, so
 with ``extract_workers > 1`` it runs in a pool of processes: each page is handed over as it
-arrives, and a batch's pages are extracted while the next batch is fetched. When a page
+arrives, and the DoFn goes on fetching while the pool extracts, emitting each article once its
+extraction is done (up to ``MAX_WAITING`` pages ahead of the pool). When a page
 cannot be fetched or yields no story text, the feed entry's own content stands in (the article
 says ``body_source='feed'``); when neither has text, the entry goes to the dead letters with
 the reason.
@@ -37,6 +38,10 @@ _HTML_TYPES = ("html", "xml", "text/plain")
 _PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # A fetched entry in pool mode: (entry, window, timestamp, outcome, its extraction or None).
 _Pending = tuple[FeedEntry, Any, Any, FetchResult | FetchError, Future[Any] | None]
+# Pages whose extraction may be unfinished before the DoFn waits for the oldest (pool mode): a
+# backlog for the workers while they start (the first second of a job) and a bound on the page
+# bodies held meanwhile (a few tens of MB of real pages).
+MAX_WAITING = 256
 
 
 class NormaliseArticles(beam.PTransform):
@@ -60,9 +65,10 @@ class NormaliseArticles(beam.PTransform):
     ``extract_workers`` (default 1: in the DoFn's thread) is how many processes extract pages;
     with more than one, each DoFn instance starts a pool of that many
     (``newsflow.extract.pool``: forked from a warmed-up server, in the background while the
-    first pages download) in ``setup()`` and stops it in ``teardown()``, and a batch's
-    pages are extracted while the next batch is fetched, so outputs can come one batch after the
-    input that caused them. Outputs, dead letters and counters are the same either way.
+    first pages download) in ``setup()`` and stops it in ``teardown()``; pages are extracted
+    while the next ones are fetched, so outputs come when their extraction is done, in any
+    order, up to the end of the bundle. Outputs, dead letters and counters are the same either
+    way.
     """
 
     def __init__(self, fetch: FetchConfig | None = None, *, batch_size: int = 32,
@@ -157,11 +163,10 @@ class _NormaliseFn(beam.DoFn):
             yield _windowed(out, window, timestamp) if windowed else out
 
     def _flush_to_pool(self, final: bool) -> Iterator[Any]:
-        """Fetch the buffered batch, handing each page to the pool as it arrives; then emit the
-        batch before it (extracted meanwhile), or, at the end of the bundle, everything."""
+        """Fetch the buffered batch, handing each page to the pool as it arrives; then emit what
+        the pool has finished (see ``_take_ready``), or, at the end of the bundle, everything."""
         assert self._pool is not None and self._fetcher is not None
         batch, self._buffer = self._buffer, []
-        ready, self._pending = self._pending, []
         if batch:
             positions: dict[str, list[int]] = {}
             for i, (entry, _, _) in enumerate(batch):
@@ -180,10 +185,28 @@ class _NormaliseFn(beam.DoFn):
                     outcome = FetchError("bad_url", "not fetched", entry.url)
                 self._pending.append((entry, window, timestamp, outcome, extracting.get(i)))
         if final:
-            ready, self._pending = ready + self._pending, []
+            ready, self._pending = self._pending, []
+        else:
+            ready, self._pending = self._take_ready()
         for entry, window, timestamp, outcome, extracted in ready:
             # Outputs may belong to earlier elements: each carries its own window.
             yield _windowed(self._normalise(entry, outcome, extracted), window, timestamp)
+
+    def _take_ready(self) -> tuple[list[_Pending], list[_Pending]]:
+        """(to emit, to keep): the pending entries whose extraction is done (or who need
+        none), oldest first, and the oldest of the others beyond ``MAX_WAITING`` (emitting those
+        waits for them). This thread never waits for the pool otherwise: it goes on fetching
+        and parsing while the workers start and while they catch up."""
+        ready: list[_Pending] = []
+        waiting: list[_Pending] = []
+        for item in self._pending:
+            extracted = item[4]
+            (ready if extracted is None or extracted.done() else waiting).append(item)
+        overflow = len(waiting) - MAX_WAITING
+        if overflow > 0:
+            ready += waiting[:overflow]
+            waiting = waiting[overflow:]
+        return ready, waiting
 
     def _submit(self, entry: FeedEntry, page: FetchResult) -> Future[Any]:
         from newsflow.extract import extract_article_or_error
