@@ -347,6 +347,9 @@ def extract_on_all_cores(entries: list[FeedEntry], pages: dict[str, FetchResult 
         cpu = TREE.cpu_seconds(exclude=SITE_SERVERS) - before
     finally:
         pool.shutdown()
+        for worker in multiprocessing.active_children():
+            worker.join(30)
+        _stop_fork_server()  # else the next end-to-end run would find it warm
     return {"workers": workers, "pages": len(futures), "articles": done,
             "seconds": round(clock.seconds, 2), "workers_cpu_seconds": round(cpu, 2),
             "articles_per_s": rate(len(futures), clock.seconds)}
