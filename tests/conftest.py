@@ -8,6 +8,7 @@ deleted afterwards, so tests never see each other's documents.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -38,3 +39,21 @@ def es_config(es_url: str) -> Iterator[es.EsConfig]:
     config = es.EsConfig(url=es_url, index=f"test-{uuid.uuid4().hex[:10]}")
     yield config
     es.delete_index(config)
+
+
+@pytest.fixture
+def held_pool_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Extraction pools made meanwhile start their workers only once the event is set (and at
+    the end of the test at the latest)."""
+    from newsflow.extract.pool import ExtractionPool
+
+    gate = threading.Event()
+    start = ExtractionPool._start
+
+    def held(self: ExtractionPool, workers: int) -> None:
+        gate.wait(60)
+        start(self, workers)
+
+    monkeypatch.setattr(ExtractionPool, "_start", held)
+    yield gate
+    gate.set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import threading
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -28,26 +27,12 @@ def pool() -> ExtractionPool:
     pool.shutdown()
 
 
-@pytest.fixture
-def held_start(monkeypatch) -> threading.Event:
-    """Pools made meanwhile do not start their workers until the event is set."""
-    gate = threading.Event()
-    start = ExtractionPool._start
-
-    def held(self: ExtractionPool, workers: int) -> None:
-        gate.wait(60)
-        start(self, workers)
-
-    monkeypatch.setattr(ExtractionPool, "_start", held)
-    return gate
-
-
-def test_submissions_made_before_the_workers_are_up_are_all_answered(held_start) -> None:
+def test_submissions_made_before_the_workers_are_up_are_all_answered(held_pool_start) -> None:
     pool = ExtractionPool(2)
     early = [pool.submit(extract_article_or_error, PAGE, f"https://ledger.example/{n}",
                          fetched_at=None) for n in range(5)]
     assert not pool.wait_started(0.1) and not any(f.done() for f in early)
-    held_start.set()
+    held_pool_start.set()
     assert pool.wait_started(60)
     late = pool.submit(extract_article_or_error, PAGE, "https://ledger.example/late",
                        fetched_at=None)
@@ -74,11 +59,12 @@ def test_a_worker_that_dies_breaks_the_pool_and_says_so(pool) -> None:
         pool.submit(int)
 
 
-def test_a_pool_shut_down_while_starting_fails_what_waits_instead_of_hanging(held_start) -> None:
+def test_a_pool_shut_down_while_starting_fails_what_waits_instead_of_hanging(
+        held_pool_start) -> None:
     pool = ExtractionPool(1)
     waiting = pool.submit(int, "7")
     pool.shutdown()
-    held_start.set()
+    held_pool_start.set()
     assert pool.wait_started(60)
     with pytest.raises(RuntimeError, match="shutdown"):
         waiting.result(timeout=60)

@@ -137,25 +137,6 @@ def test_bad_arguments_raise_at_construction(bad: dict[str, Any]) -> None:
         NormaliseArticles(**bad)
 
 
-@pytest.fixture
-def held_pool(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Extraction pools made meanwhile start their workers only once the event is set."""
-    import threading
-
-    from newsflow.extract.pool import ExtractionPool
-
-    gate = threading.Event()
-    start = ExtractionPool._start
-
-    def held(self: ExtractionPool, workers: int) -> None:
-        gate.wait(60)
-        start(self, workers)
-
-    monkeypatch.setattr(ExtractionPool, "_start", held)
-    yield gate
-    gate.set()
-
-
 def _process(fn: Any, url: str) -> list[Any]:
     """The DoFn's outputs for one entry, called as a runner would (global window)."""
     from apache_beam.transforms.window import GlobalWindow
@@ -174,7 +155,7 @@ def _direct_fn(batch_size: int) -> Any:
 
 
 def test_the_fetch_loop_does_not_wait_for_extraction_workers_that_are_starting(
-        loopback: LoopbackServer, held_pool: Any) -> None:
+        loopback: LoopbackServer, held_pool_start: Any) -> None:
     for n in range(9):
         loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
     fn = _direct_fn(batch_size=3)
@@ -183,7 +164,7 @@ def test_the_fetch_loop_does_not_wait_for_extraction_workers_that_are_starting(
         early = [out for n in range(9) for out in _process(fn, loopback.url(f"/news/{n}"))]
         assert early == []
         assert sum(loopback.hits(f"/news/{n}") for n in range(9)) == 9
-        held_pool.set()
+        held_pool_start.set()
         articles = [wv.value for wv in fn.finish_bundle()]
     finally:
         fn.teardown()
@@ -192,7 +173,7 @@ def test_the_fetch_loop_does_not_wait_for_extraction_workers_that_are_starting(
 
 
 def test_the_fetch_loop_waits_once_too_many_pages_wait_for_extraction(
-        loopback: LoopbackServer, held_pool: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        loopback: LoopbackServer, held_pool_start: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     import transforms.normalise
@@ -211,7 +192,7 @@ def test_the_fetch_loop_waits_once_too_many_pages_wait_for_extraction(
         more.start()
         more.join(1.5)
         assert more.is_alive()  # 6 waiting: it waits for the oldest two
-        held_pool.set()
+        held_pool_start.set()
         more.join(60)
         assert not more.is_alive()
         rest = [wv.value for wv in fn.finish_bundle()]
