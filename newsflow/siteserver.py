@@ -252,6 +252,19 @@ class SiteServer:
                 self._cache[target] = res
         return res
 
+    def warm(self) -> int:
+        """Read and gzip every file now, while the cache has room (as a static server with
+        precompressed files would have them), so that no client pays for it; the number of
+        files cached. Needs ``bind()`` first: files embed the server's URL."""
+        warmed = 0
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
+            res = self.resource("/" + path.relative_to(self.root).as_posix())
+            if res is None or self._cache.get(path) is not res:
+                break  # the cache is full
+            self.gzipped(res)
+            warmed += 1
+        return warmed
+
     def _forget(self, target: Path) -> None:
         with self._lock:
             old = self._cache.pop(target, None)
@@ -380,12 +393,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def serve(
     root: str | Path, *, host: str = "127.0.0.1", port: int = 0,
     port_file: str | Path | None = None, log_path: str | Path | None = None,
-    slow_seconds: float = 30.0,
+    slow_seconds: float = 30.0, warm: bool = False,
 ) -> int:
     """Serve ``root`` until Ctrl-C or SIGTERM; print the URL first (and write the port to
-    ``port_file``)."""
+    ``port_file``); with ``warm``, read and gzip every file before that (``SiteServer.warm``)."""
     server = SiteServer(root, host=host, port=port, slow_seconds=slow_seconds,
                         log_path=log_path).bind()
+    if warm:
+        server.warm()
     if port_file:
         _write_port_file(port_file, int(server.url.rsplit(":", 1)[1]))
     print(server.url, flush=True)
@@ -408,9 +423,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", help="append 'METHOD PATH STATUS cond|-' lines to this file")
     parser.add_argument("--slow-seconds", type=float, default=30.0,
                         help="how long /slow/* stalls (default 30)")
+    parser.add_argument("--warm", action="store_true",
+                        help="read and gzip every file before serving (benchmarks: no client "
+                        "pays for it)")
     args = parser.parse_args(argv)
     return serve(args.root, host=args.host, port=args.port, port_file=args.port_file,
-                 log_path=args.log, slow_seconds=args.slow_seconds)
+                 log_path=args.log, slow_seconds=args.slow_seconds, warm=args.warm)
 
 
 if __name__ == "__main__":

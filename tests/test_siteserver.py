@@ -225,3 +225,17 @@ def test_command_line_writes_the_port_file_and_serves(site: Path, tmp_path: Path
     finally:
         proc.terminate()
     assert proc.wait(timeout=10) == 0  # SIGTERM stops it cleanly
+
+
+def test_warm_reads_and_gzips_every_file_before_serving_as_the_cache_allows(site: Path) -> None:
+    files = sorted(p for p in site.rglob("*") if p.is_file())
+    with SiteServer(site) as srv:
+        assert srv.warm() == len(files)
+        assert len(srv._gzipped) == len(files)
+        status, headers, body = request(srv, "/pages/a.html", {"Accept-Encoding": "gzip"})
+        assert status == 200 and headers["content-encoding"] == "gzip"
+        assert srv.url.encode() in gzip.decompress(body)  # {BASE} replaced, as when served
+    room = len(files[0].read_bytes()) + 1  # one file fits, and not its gzip
+    with SiteServer(site, cache_bytes=room) as srv:
+        assert srv.warm() <= 1
+        assert request(srv, "/pages/a.html")[0] == 200
