@@ -39,10 +39,13 @@ batch emitted from ``finish_bundle`` would get the end of time instead).
   article the runner considers late fires a late pane instead of vanishing. That pane may hold
   only part of a story's copies (the partial-pane problem above), but a late pane's stories
   still merge with what the on-time pane indexed through the Elasticsearch lookup, and nothing
-  is lost (1,000 feeds: 1,500 of 1,500 searchable in every run since). A likely cause, found
-  later: Prism split the tick source under load, and the split-off half set the source's
-  watermark to a far-future tick, so every later article was late; the source now refuses such
-  splits (``transforms/poll.py``, ``_TickTracker``).
+  is lost (1,000 feeds: 1,500 of 1,500 searchable in every run since). The cause, found later:
+  Prism split the tick source under load, and the split-off half set the source's watermark to
+  a far-future tick, so every later article was late; the source now refuses such splits
+  (``transforms/poll.py``, ``_TickTracker``). Checked with the allowed lateness set to zero and
+  two CPU burners beside the job (``bench/stream.py --feeds 1000 --seconds 120 --rate 12.5``):
+  with Beam's own tracker, 682 of 1,375 entries searchable; with ``_TickTracker``, 1,375 of
+  1,375 in two runs of two. The allowed lateness stays as a safety net.
 * On arrival time every article is on time: a window closes once its last tick's articles are
   through, so a story is indexed within about ``dedupe_window`` plus one poll's work of its
   first fetch. In-memory dedupe state is bounded by one window (not by the horizon, not by the
