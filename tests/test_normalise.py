@@ -200,3 +200,40 @@ def test_the_fetch_loop_waits_once_too_many_pages_wait_for_extraction(
         fn.teardown()
     assert [a.fetched_url.rsplit("/", 1)[-1] for a in emitted][:2] == ["0", "1"]
     assert len(emitted) + len(rest) == 6
+
+
+_REAL_EXTRACT = newsflow.extract.extract_article_or_error
+
+
+def _extract_or_die(html: Any, url: str, **kwargs: Any) -> Any:
+    """Extraction that kills its worker process on a /crash page (as a crash in lxml would)."""
+    import os
+
+    if "/crash" in url:
+        os._exit(1)
+    return _REAL_EXTRACT(html, url, **kwargs)
+
+
+def test_a_worker_that_dies_costs_its_pages_not_the_job(
+        loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apache_beam.pvalue import TaggedOutput
+
+    loopback.file("/crash", str(FIXTURES / "publisher.html"))
+    loopback.file("/news/after", str(FIXTURES / "publisher.html"))
+    # The pool pickles the function by name: its workers import it from this module.
+    monkeypatch.setattr(newsflow.extract, "extract_article_or_error", _extract_or_die)
+    fn = _direct_fn(batch_size=1)
+    try:
+        _process(fn, loopback.url("/crash"))
+        first = list(fn.finish_bundle())
+        fn.start_bundle()  # the next bundle finds the pool broken and starts a new one
+        _process(fn, loopback.url("/news/after"))
+        second = [wv.value for wv in fn.finish_bundle()]
+    finally:
+        fn.teardown()
+    [dead] = [out.value.value for out in first if isinstance(out, TaggedOutput)]
+    assert dead.error_type == "extract_error" and "BrokenProcessPool" in dead.message
+    assert dead.input == loopback.url("/crash")
+    [article] = second
+    assert article.body_source == "page" and article.fetched_url.endswith("/news/after")
+
