@@ -330,3 +330,12 @@ def test_entry_tuple_round_trip_keeps_what_the_pair_check_reads() -> None:
     assert end - start == HORIZON // timedelta(microseconds=1)
     assert from_epoch_micros(epoch_micros(later)) == later
     assert epoch_micros(None) is None and from_epoch_micros(None) is None
+
+
+def test_fold_makes_typography_plain_and_spaces_out_scripts_without_spaces() -> None:
+    from newsflow.dedupe.text import fold
+
+    assert fold("It’s “Done” – ‘Twice’ — at 5\u22123 … and\u00a0more • here · now ‚ok‛ „no«»") == (
+        "it's \"done\" - 'twice' - at 5-3 ... and more   here   now 'ok' \"no\"\"")
+    assert fold("Don`t SHOUT") == "don't shout"  # the ASCII path
+    assert fold("東京で会議") == " 東  京  で  会  議 "
