@@ -233,10 +233,11 @@ _WARM_UP_PAGE = (
 
 def warm_up() -> None:
     """Do now what a process's first extraction does lazily: import trafilatura and readability
-    and load the language model (py3langid decompresses it: about 0.8 s of CPU in all). An
-    extraction worker calls this when it starts, while the first feeds are still being fetched,
-    instead of during its first page. Never raises: a worker that cannot extract says so on
-    its first real page, as a dead letter."""
+    and load the language model (py3langid decompresses it: about 0.8 s of CPU in all). The
+    extraction pool's fork server does it once (``newsflow.extract.warmed``), while the first
+    feeds are still being fetched, and each worker again as it starts (a few milliseconds once
+    the server is warm), instead of during its first page. Never raises: a worker that cannot
+    extract says so on its first real page, as a dead letter."""
     try:
         import readability  # noqa: F401 - only short extractions reach it (content.py)
     except ImportError:
