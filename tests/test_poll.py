@@ -51,4 +51,3 @@ def test_the_tick_sequence_splits_only_to_checkpoint() -> None:
     primary, residual = tracker.try_split(0)  # what defer_remainder asks for
     assert (primary.start, primary.stop) == (restriction.start, restriction.start + 1)
     assert (residual.start, residual.stop) == (restriction.start + 1, restriction.stop)
-
