@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsflow.extract import extract_article_or_error
-from newsflow.extract.pool import ExtractionPool, pool_context
+from newsflow.extract.pool import ExtractionPool, pool_context, prestart
 
 PAGE = ("<html lang='en'><head><title>Tram line opens - The Ledger</title></head><body><article>"
         "<h1>Tram line opens</h1>"
@@ -75,3 +75,30 @@ def test_without_a_fork_server_workers_are_spawned(monkeypatch) -> None:
     assert pool_context().get_start_method() == "spawn"
     monkeypatch.undo()
     assert pool_context().get_start_method() == "forkserver"
+
+
+def _fork_servers() -> list[int]:
+    """This process's children that are multiprocessing fork servers."""
+    children = []
+    for task in Path("/proc/self/task").iterdir():
+        children += [int(pid) for pid in (task / "children").read_text().split()]
+    return [pid for pid in children
+            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_prestart_starts_the_server_that_the_next_pool_forks_its_workers_from() -> None:
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # a server left by an earlier test would hide a missing one
+    assert _fork_servers() == []
+    prestart()
+    servers = _fork_servers()
+    assert len(servers) == 1
+    pool = ExtractionPool(1)
+    try:
+        assert pool.submit(os.getppid).result(timeout=60) == servers[0]
+    finally:
+        pool.shutdown()
+    assert "lxml" in Path(f"/proc/{servers[0]}/maps").read_text()  # it preloaded the extractors
+

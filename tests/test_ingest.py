@@ -140,3 +140,26 @@ def test_bad_options_are_named_before_anything_runs(
     err = capsys.readouterr().err
     assert "missing.txt: no such file" in err
     assert "per_host_concurrency" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        ([], True),  # the local runner, one worker per core (this machine has several)
+        (["--extract_workers", "2"], True),
+        (["--extract_workers", "1"], False),  # extraction runs in the DoFn's thread
+        (["--fetch_articles", "false"], False),  # no pages, nothing to extract
+        (["--runner", "FlinkRunner"], False),  # the workers run elsewhere
+    ],
+)
+def test_the_fork_server_is_started_early_only_for_a_local_job_that_extracts_in_a_pool(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], starts: bool
+) -> None:
+    from newsflow.commands import ingest as command
+    from newsflow.extract import pool
+
+    calls: list[None] = []
+    monkeypatch.setattr(pool, "prestart", lambda: calls.append(None))
+    monkeypatch.setattr(command.os, "cpu_count", lambda: 2)
+    command._prestart_extraction(argv)
+    assert calls == ([None] if starts else [])

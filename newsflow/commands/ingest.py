@@ -174,6 +174,7 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
 
 def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
     """Run the batch job for ``argv``; None (after one clear message) when it could not start."""
+    _prestart_extraction(argv)
     import apache_beam as beam
 
     from pipelines import ingest as pipeline
@@ -200,3 +201,22 @@ def ingest(argv: list[str], *, quiet: bool = False) -> Summary | None:
     return Summary(
         counters_of(result), run.count_dead_letters(), str(run.dead_path), elapsed, run.runner
     )
+
+
+def _prestart_extraction(argv: list[str]) -> None:
+    """Start the extraction workers' fork server now when the job will use it (fetching pages
+    on this machine, more than one worker): it warms up (about a second of CPU) while the cluster
+    is checked and the pipeline built, instead of making the first pages wait for it."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from newsflow import runners
+    from pipelines.options import FeedOptions
+
+    if not runners.is_local(argv):
+        return
+    feeds = PipelineOptions(argv).view_as(FeedOptions)
+    if feeds.fetch_articles == "true" and (feeds.extract_workers or os.cpu_count() or 1) > 1:
+        from newsflow.extract.pool import prestart
+
+        prestart()
+

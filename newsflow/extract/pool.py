@@ -25,7 +25,7 @@ from typing import Any
 
 from newsflow.extract import warm_up
 
-__all__ = ["ExtractionPool", "pool_context"]
+__all__ = ["ExtractionPool", "pool_context", "prestart"]
 
 _PRELOAD = "newsflow.extract.warmed"
 
@@ -41,6 +41,16 @@ def pool_context() -> Any:
     # quietly and each worker warms up on its own (the pool's initializer), as spawned ones do.
     context.set_forkserver_preload([_PRELOAD])
     return context
+
+
+def prestart() -> None:
+    """Start the fork server now (it warms up in its own process; this does not wait), so that
+    the first pool, a second or so later, forks its workers at once. ``newsflow ingest`` calls
+    it before building the pipeline. Nothing happens where there is no fork server."""
+    if pool_context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 class ExtractionPool:
