@@ -18,9 +18,10 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from newsflow.dedupe.match import MatchRules
 from newsflow.es import EsConfig, ensure_index
 from schemas.records import Article, Story, utc
-from transforms.dedupe import DedupeArticles
+from transforms.dedupe import DedupeArticles, _StoredStories
 from transforms.index import IndexArticles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"
@@ -149,7 +150,7 @@ def test_reingesting_the_same_articles_changes_nothing(
 def test_failed_lookups_keep_the_stories_and_are_dead_letters(
     es_config: EsConfig, in_memory: bool
 ) -> None:
-    # No index behind the alias: every search of the msearch comes back with its own error.
+    # No index behind the alias: the lookup's search comes back with an error.
     ids = ["bridge-original", "bridge-wire", "ferry-original"]
     p = TestPipeline()
     out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es_config,
@@ -168,3 +169,50 @@ def test_failed_lookups_keep_the_stories_and_are_dead_letters(
     result.wait_until_finish()
     found = result.metrics().query(MetricsFilter().with_name("lookups_failed"))["counters"]
     assert sum(c.committed for c in found) == 2
+
+
+def alone(ids: list[str]) -> list[tuple[Story, Any]]:
+    """(story, canonical member) of each fixture article on its own, copies included."""
+    from newsflow.dedupe.signature import fingerprints
+    from newsflow.dedupe.story import build_story, member_of
+
+    articles = [article(i) for i in ids]
+    prints = fingerprints([a.body for a in articles])
+    return [build_story([member_of(a, fp)]) for a, fp in zip(articles, prints, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("newcomers", "candidates", "each_alone"),
+    [(list(ROWS), 2, False), (["bridge-wire", "ferry-original"], 1, True)],
+    ids=["one search", "crowded: a search each"],
+)
+def test_looking_stories_up_together_finds_what_looking_each_up_finds(
+    es_config: EsConfig, monkeypatch: pytest.MonkeyPatch, newcomers: list[str], candidates: int,
+    each_alone: bool,
+) -> None:
+    # Every article stored as a story of its own: a bridge newcomer shares band keys with
+    # several (more than one candidate each can hold in the crowded case), and a newcomer's
+    # candidates are only the first two of those it shares keys with.
+    ensure_index(es_config)
+    p = TestPipeline()
+    _ = p | beam.Create([story for story, _ in alone(list(ROWS))]) | IndexArticles(es_config,
+                                                                                refresh=True)
+    p.run().wait_until_finish()
+    items = alone(newcomers)
+    lookups = _StoredStories(es_config, MatchRules(), candidates, DedupeArticles)
+    lookups.open()
+    try:
+        expected = [found.story_id if isinstance(found, Story) else found
+                    for found in lookups._search_each(items)]
+        each = lookups._search_each
+        searched_each: list[int] = []
+        monkeypatch.setattr(lookups, "_search_each",
+                            lambda batch: searched_each.append(len(batch)) or each(batch))
+        found = [found.story_id if isinstance(found, Story) else found
+                 for found in lookups.lookup(items)]
+    finally:
+        lookups.close()
+    assert found == expected
+    assert any(isinstance(f, str) for f in found)  # the lookups do find stored stories
+    assert searched_each == ([len(items)] if each_alone else [])
+

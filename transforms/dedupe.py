@@ -55,7 +55,11 @@ __all__ = ["DedupeArticles"]
 LOG = logging.getLogger(__name__)
 STEP = "dedupe"
 DEAD_LETTER = "dead_letter"
-LOOKUP_BATCH = 100  # stories per msearch
+LOOKUP_BATCH = 100  # stories looked up together
+# The order of a story's candidates among stored stories: earliest first (the likeliest
+# original), then by id, so that every lookup of the same story sees the same candidates.
+CANDIDATE_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"story_id": "asc"}]
+MAX_TERMS = 60_000  # band keys in one search (Elasticsearch refuses more than 65,536)
 
 
 class DedupeArticles(beam.PTransform):
@@ -447,8 +451,8 @@ class _BuildStoryFn(beam.DoFn):
 class _StoredStories:
     """The stored story a new one copies, found by band keys and verified; both paths use it.
 
-    ``lookup`` sends one ``msearch`` for many stories; ``settle`` merges one story into what
-    the lookup found and counts the outcome (``stories_new``, ``copies_merged``,
+    ``lookup`` finds the candidates of many stories in one search; ``settle`` merges one story
+    into what the lookup found and counts the outcome (``stories_new``, ``copies_merged``,
     ``lookups_failed``, under the calling DoFn's namespace).
     """
 
@@ -490,7 +494,7 @@ class _StoredStories:
         return merge_into(stored, story, canonical), failure
 
     def lookup(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
-        """The stored story each of ``items`` copies (None: a new story), one ``msearch``; an
+        """The stored story each of ``items`` copies (None: a new story), in one search; an
         exception per item when the whole request failed."""
         try:
             return self._search(items)
@@ -498,6 +502,35 @@ class _StoredStories:
             return [exc] * len(items)
 
     def _search(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
+        """One search for the stored stories sharing a band key with any of ``items``; each
+        item's candidates are then its share of the hits, in the same order and number as a
+        search of its own would give. When the hits do not all fit in one answer (a crowded
+        index), one search per item (``_search_each``)."""
+        keys = sorted({key for story, _ in items for key in story.band_keys})
+        limit = self._candidates * len(items)
+        if not keys or len(keys) > MAX_TERMS:
+            return self._search_each(items)
+        response = self._client.search(
+            index=self._es_config.index, query={"terms": {"band_keys": keys}}, size=limit,
+            track_total_hits=limit + 1, seq_no_primary_term=True, sort=CANDIDATE_ORDER,
+        )
+        hits = response["hits"]["hits"]
+        if response["hits"]["total"]["value"] > len(hits):
+            return self._search_each(items)
+        asked = set(keys)
+        by_key: dict[str, list[int]] = {}  # band key asked for -> positions of the hits with it
+        for position, hit in enumerate(hits):
+            for key in asked.intersection(hit["_source"]["band_keys"]):
+                by_key.setdefault(key, []).append(position)
+        out: list[Story | Exception | None] = []
+        for story, canonical in items:
+            shared = sorted({p for key in story.band_keys for p in by_key.get(key, ())})
+            candidates = [hits[p] for p in shared[: self._candidates]]
+            out.append(self._first_match(candidates, story, canonical))
+        return out
+
+    def _search_each(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
+        """One search per item, in one ``msearch``: its own ``candidates`` best hits each."""
         searches: list[dict[str, Any]] = []
         for story, _ in items:
             searches.append({"index": self._es_config.index})
@@ -506,10 +539,7 @@ class _StoredStories:
                     "query": {"terms": {"band_keys": story.band_keys}},
                     "size": self._candidates,
                     "seq_no_primary_term": True,
-                    "sort": [
-                        {"published_at": {"order": "asc", "missing": "_last"}},
-                        {"story_id": "asc"},
-                    ],
+                    "sort": CANDIDATE_ORDER,
                 }
             )
         responses = self._client.msearch(searches=searches)["responses"]
@@ -551,7 +581,7 @@ class _MergeStoredFn(beam.DoFn):
     """Looks each story up in Elasticsearch by band keys and merges it into a stored copy.
 
     Stories are buffered with their window and timestamp and looked up ``lookup_batch`` at a
-    time in one ``msearch``; results go out as ``WindowedValue``s, so batching changes nothing
+    time (one search); results go out as ``WindowedValue``s, so batching changes nothing
     about windowing (a streaming job keeps its windows).
     """
 
