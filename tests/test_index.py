@@ -6,6 +6,7 @@ import dataclasses
 import http.server
 import socketserver
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsflow import es
 from newsflow.dedupe.story import resolve_write_conflict
 from schemas.records import Copy, Story
-from transforms.index import IndexArticles
+from transforms.index import IN_FLIGHT, IndexArticles
 
 
 def story(n: int, published: str = "2024-03-05T12:00:00Z", **extra: object) -> Story:
@@ -151,10 +152,14 @@ def test_unreachable_elasticsearch_is_one_clear_error_naming_the_url() -> None:
 
 
 class _Throttle:
-    """A real HTTP proxy in front of the node that answers the first N bulk requests with 429."""
+    """A real HTTP proxy in front of the node that answers the first N bulk requests with 429,
+    and holds every other bulk request ``hold`` seconds before passing it on (counting how many
+    it holds at once)."""
 
-    def __init__(self, upstream: str, refuse: int) -> None:
+    def __init__(self, upstream: str, refuse: int, hold: float = 0.0) -> None:
         self.upstream, self.refused, self.refuse = upstream, 0, refuse
+        self.hold, self.holding, self.most_held = hold, 0, 0
+        self.lock = threading.Lock()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -177,6 +182,13 @@ class _Throttle:
                     self.end_headers()
                     self.wfile.write(body)
                     return
+                if "_bulk" in self.path and proxy.hold:
+                    with proxy.lock:
+                        proxy.holding += 1
+                        proxy.most_held = max(proxy.most_held, proxy.holding)
+                    time.sleep(proxy.hold)
+                    with proxy.lock:
+                        proxy.holding -= 1
                 headers = {
                     k: v
                     for k, v in self.headers.items()
@@ -226,6 +238,17 @@ def test_real_429_is_retried_until_the_batch_lands(
     run_index(via_proxy, [story(1), story(2), story(3)], initial_backoff=0.1)
     assert throttle.refused == 2
     assert count(es_config) == 3
+
+
+def test_batches_go_out_while_earlier_ones_are_being_indexed(es_config: es.EsConfig) -> None:
+    proxy = _Throttle(es_config.url, refuse=0, hold=0.5)
+    try:
+        via_proxy = es.EsConfig(url=proxy.url, index=es_config.index)
+        run_index(via_proxy, [story(n) for n in range(1, 7)], batch_size=1)
+    finally:
+        proxy.close()
+    assert proxy.most_held == IN_FLIGHT  # and never more
+    assert count(es_config) == 6
 
 
 def test_bad_constructor_arguments_fail_at_construction() -> None:

@@ -1,6 +1,8 @@
 """The Elasticsearch sink: stories in, indexed ids and dead letters out.
 
-Documents are written with ``helpers.streaming_bulk`` in batches bounded by count and bytes.
+Documents are written with ``helpers.streaming_bulk`` in batches bounded by count and bytes,
+up to ``IN_FLIGHT`` batches at once from background threads, so that the cluster indexes one
+batch while the next is serialised (and on two of its write threads when two are in flight).
 The ``_id`` is the story id decided upstream by the dedupe step, so a retried bundle or a re-run
 overwrites instead of duplicating (the shape of Beam's ``WriteToMongoDB``: decide ids, reshuffle,
 write). 429 and 5xx answers are retried with backoff by the client helper; whatever still fails
@@ -10,7 +12,9 @@ goes to the ``dead_letter`` output with the reason.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +34,10 @@ __all__ = ["IndexArticles"]
 LOG = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 502, 503, 504)
 CONFLICT_ROUNDS = 3  # read-combine-write rounds for a story someone else wrote in between
+IN_FLIGHT = 2  # bulk requests one DoFn instance has sent and not yet had answered
+# What a batch sent comes back as: (ok, story, window, timestamp, the item's info) for each
+# story, and how many conflicts it met on the way.
+_Sent = tuple[list[tuple[bool, Story, Any, Any, dict[str, Any]]], int]
 
 
 class IndexArticles(beam.PTransform):
@@ -116,8 +124,12 @@ class _BulkIndexFn(beam.DoFn):
     def setup(self) -> None:
         self._client = self._es.client()
         ensure_index(self._es, self._client)
+        self._sender = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="newsflow-bulk")
 
     def teardown(self) -> None:
+        sender = getattr(self, "_sender", None)
+        if sender is not None:
+            sender.shutdown(wait=True)  # a failed bundle's batches: let them end, then close
         client = getattr(self, "_client", None)
         if client is not None:
             client.close()
@@ -125,6 +137,7 @@ class _BulkIndexFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._buffer: list[tuple[bytes, Story, Any, Any]] = []
         self._buffered_bytes = 0
+        self._sending: deque[Future[_Sent]] = deque()  # oldest first
 
     def process(
         self,
@@ -134,36 +147,51 @@ class _BulkIndexFn(beam.DoFn):
     ) -> Iterator[Any]:
         source = story.to_json()
         if self._buffer and self._buffered_bytes + len(source) > self._batch_bytes:
-            yield from self._flush(windowed=False)
+            yield from self._flush()
         self._buffer.append((source, story, window, timestamp))
         self._buffered_bytes += len(source)
         if len(self._buffer) >= self._batch_size:
-            yield from self._flush(windowed=False)
+            yield from self._flush()
 
     def finish_bundle(self) -> Iterator[Any]:
-        yield from self._flush(windowed=True)
+        yield from self._flush()
+        while self._sending:
+            yield from self._outputs(self._sending.popleft().result())
 
-    def _flush(self, windowed: bool) -> Iterator[Any]:
-        if not self._buffer:
-            return
-        batch, self._buffer, self._buffered_bytes = self._buffer, [], 0
-        for ok, story, window, timestamp, error in self._send(batch):
+    def _flush(self) -> Iterator[Any]:
+        """Send the buffered batch in the background; emit what the cluster has answered,
+        waiting for the oldest batch when ``IN_FLIGHT`` are already out."""
+        if self._buffer:
+            batch, self._buffer, self._buffered_bytes = self._buffer, [], 0
+            if len(self._sending) >= IN_FLIGHT:
+                yield from self._outputs(self._sending.popleft().result())
+            self._sending.append(self._sender.submit(self._send_all, batch))
+        while self._sending and self._sending[0].done():
+            yield from self._outputs(self._sending.popleft().result())
+
+    def _outputs(self, sent: _Sent) -> Iterator[Any]:
+        """Counters and outputs of an answered batch, in this (the bundle's) thread. The
+        outputs may belong to earlier elements: each carries its own window."""
+        results, conflicts = sent
+        self._conflicts.inc(conflicts)
+        for ok, story, window, timestamp, error in results:
             if ok:
                 self._indexed.inc()
                 out: Any = story.story_id
+                tag = None
             else:
                 self._failed.inc()
-                out = beam.pvalue.TaggedOutput("dead_letter", _failure(story, error))
-            if windowed:
-                # finish_bundle has no current element: outputs must carry their own window.
-                tag = out.tag if isinstance(out, beam.pvalue.TaggedOutput) else None
-                value = out.value if tag else out
-                wv = WindowedValue(value, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
-                out = beam.pvalue.TaggedOutput(tag, wv) if tag else wv
-            yield out
+                out, tag = _failure(story, error), "dead_letter"
+            wv = WindowedValue(out, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
+            yield beam.pvalue.TaggedOutput(tag, wv) if tag else wv
+
+    def _send_all(self, batch: list[tuple[bytes, Story, Any, Any]]) -> _Sent:
+        """``_send`` to its end, in a sender thread (Beam's counters belong to the bundle's)."""
+        conflicts: list[int] = []
+        return list(self._send(batch, conflicts)), sum(conflicts)
 
     def _send(
-        self, batch: list[tuple[bytes, Story, Any, Any]]
+        self, batch: list[tuple[bytes, Story, Any, Any]], conflicts: list[int]
     ) -> Iterable[tuple[bool, Story, Any, Any, dict[str, Any]]]:
         pending = [(story, window, ts) for _, story, window, ts in batch]
         # serialised once in process() (for the byte bound); a story combined after a conflict
@@ -178,7 +206,7 @@ class _BulkIndexFn(beam.DoFn):
                     yield ok, story, window, ts, info
             if not conflicted:
                 return
-            self._conflicts.inc(len(conflicted))
+            conflicts.append(len(conflicted))
             if attempt == CONFLICT_ROUNDS:
                 for story, window, ts, info in conflicted:
                     yield False, story, window, ts, info
