@@ -183,8 +183,9 @@ def alone(ids: list[str]) -> list[tuple[Story, Any]]:
 
 @pytest.mark.parametrize(
     ("newcomers", "candidates", "each_alone"),
-    [(list(ROWS), 2, False), (["bridge-wire", "ferry-original"], 1, True)],
-    ids=["one search", "crowded: a search each"],
+    [(list(ROWS), 2, False), (["bridge-wire", "ferry-original"], 1, True),
+     (list(ROWS), 600, True)],
+    ids=["one search", "crowded: a search each", "more hits than one answer may hold"],
 )
 def test_looking_stories_up_together_finds_what_looking_each_up_finds(
     es_config: EsConfig, monkeypatch: pytest.MonkeyPatch, newcomers: list[str], candidates: int,

@@ -60,6 +60,7 @@ LOOKUP_BATCH = 100  # stories looked up together
 # original), then by id, so that every lookup of the same story sees the same candidates.
 CANDIDATE_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"story_id": "asc"}]
 MAX_TERMS = 60_000  # band keys in one search (Elasticsearch refuses more than 65,536)
+MAX_HITS = 10_000  # hits in one answer (the index template's max_result_window)
 
 
 class DedupeArticles(beam.PTransform):
@@ -508,7 +509,7 @@ class _StoredStories:
         index), one search per item (``_search_each``)."""
         keys = sorted({key for story, _ in items for key in story.band_keys})
         limit = self._candidates * len(items)
-        if not keys or len(keys) > MAX_TERMS:
+        if not keys or len(keys) > MAX_TERMS or limit > MAX_HITS:
             return self._search_each(items)
         response = self._client.search(
             index=self._es_config.index, query={"terms": {"band_keys": keys}}, size=limit,
