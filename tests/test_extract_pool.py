@@ -102,3 +102,31 @@ def test_prestart_starts_the_server_that_the_next_pool_forks_its_workers_from() 
         pool.shutdown()
     assert "lxml" in Path(f"/proc/{servers[0]}/maps").read_text()  # it preloaded the extractors
 
+
+
+def _fails_on_seven(n: int) -> int:
+    if n == 7:
+        raise ValueError("seven")
+    return n * 2
+
+
+def test_calls_handed_over_together_each_get_their_own_outcome(held_pool_start) -> None:
+    pool = ExtractionPool(2)
+    try:
+        early = pool.submit_each(_fails_on_seven, [((n,), {}) for n in (1, 7, 3)])
+        held_pool_start.set()
+        late = pool.submit_each(_fails_on_seven, [((4,), {})])
+        assert early[0].result(timeout=60) == 2 and early[2].result(timeout=60) == 6
+        with pytest.raises(ValueError, match="seven"):
+            early[1].result(timeout=60)
+        assert late[0].result(timeout=60) == 8
+    finally:
+        pool.shutdown()
+
+
+def test_a_worker_that_dies_fails_every_call_of_its_task(pool) -> None:
+    assert pool.wait_started(60)
+    calls = pool.submit_each(os._exit, [((3,), {}), ((4,), {})])
+    for call in calls:
+        with pytest.raises(BrokenProcessPool):
+            call.result(timeout=60)

@@ -237,3 +237,30 @@ def test_a_worker_that_dies_costs_its_pages_not_the_job(
     [article] = second
     assert article.body_source == "page" and article.fetched_url.endswith("/news/after")
 
+
+
+def test_pages_go_to_the_pool_a_few_at_a_time(
+        loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsflow.extract.pool import ExtractionPool
+    from transforms.normalise import EXTRACT_CHUNK
+
+    tasks: list[int] = []
+    submit_each = ExtractionPool.submit_each
+
+    def counted(self: ExtractionPool, fn: Any, calls: list[Any]) -> Any:
+        tasks.append(len(calls))
+        return submit_each(self, fn, calls)
+
+    monkeypatch.setattr(ExtractionPool, "submit_each", counted)
+    pages = 2 * EXTRACT_CHUNK + 3
+    for n in range(pages):
+        loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
+    fn = _direct_fn(batch_size=pages)
+    try:
+        articles = [out for n in range(pages) for out in _process(fn, loopback.url(f"/news/{n}"))]
+        articles += [wv.value for wv in fn.finish_bundle()]
+    finally:
+        fn.teardown()
+    assert sorted(tasks) == [3, EXTRACT_CHUNK, EXTRACT_CHUNK]
+    assert sorted(int(a.fetched_url.rsplit("/", 1)[-1]) for a in articles) == list(range(pages))
+    assert all(a.body_source == "page" for a in articles)

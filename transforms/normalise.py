@@ -3,12 +3,12 @@
 Fetching is I/O-bound, so the DoFn buffers a bundle's entries and fetches a batch of pages at
 once through the shared, polite HTTP layer (``newsflow.http.Fetcher.fetch_many``: many requests
 in flight, per-host limits). Extraction is pure logic in ``newsflow.extract`` and pure CPU, so
-with ``extract_workers > 1`` it runs in a pool of processes: each page is handed over as it
-arrives, and the DoFn goes on fetching while the pool extracts, emitting each article once its
-extraction is done (up to ``MAX_WAITING`` pages ahead of the pool). When a page
-cannot be fetched or yields no story text, the feed entry's own content stands in (the article
-says ``body_source='feed'``); when neither has text, the entry goes to the dead letters with
-the reason.
+with ``extract_workers > 1`` it runs in a pool of processes: pages are handed over as they
+arrive (``EXTRACT_CHUNK`` to a task), and the DoFn goes on fetching while the pool extracts,
+emitting each article once its extraction is done (up to ``MAX_WAITING`` pages ahead of the
+pool). When a page cannot be fetched or yields no story text, the feed entry's own content
+stands in (the article says ``body_source='feed'``); when neither has text, the entry goes to
+the dead letters with the reason.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ _Pending = tuple[FeedEntry, Any, Any, FetchResult | FetchError, Future[Any] | No
 # backlog for the workers while they start (the first second of a job) and a bound on the page
 # bodies held meanwhile (a few tens of MB of real pages).
 MAX_WAITING = 256
+# Pages handed to the pool in one task (pool mode): one round trip to a worker each costs this
+# process about half a millisecond of CPU, which this shares out.
+EXTRACT_CHUNK = 8
 
 
 class NormaliseArticles(beam.PTransform):
@@ -173,12 +176,17 @@ class _NormaliseFn(beam.DoFn):
                 positions.setdefault(entry.url, []).append(i)
             outcomes: dict[str, FetchResult | FetchError] = {}
             extracting: dict[int, Future[Any]] = {}
+            chunk: list[tuple[int, FetchResult]] = []  # (position in the batch, its page)
             for request, fetched in self._fetcher.fetch_many(list(positions)):
                 url = request if isinstance(request, str) else request.url
                 outcomes[url] = fetched
                 if isinstance(fetched, FetchResult) and _not_html(fetched) is None:
-                    for i in positions[url]:
-                        extracting[i] = self._submit(batch[i][0], fetched)
+                    chunk += [(i, fetched) for i in positions[url]]
+                    if len(chunk) >= EXTRACT_CHUNK:
+                        extracting.update(self._submit(batch, chunk))
+                        chunk = []
+            if chunk:
+                extracting.update(self._submit(batch, chunk))
             for i, (entry, window, timestamp) in enumerate(batch):
                 outcome = outcomes.get(entry.url)
                 if outcome is None:
@@ -208,21 +216,23 @@ class _NormaliseFn(beam.DoFn):
             waiting = waiting[overflow:]
         return ready, waiting
 
-    def _submit(self, entry: FeedEntry, page: FetchResult) -> Future[Any]:
+    def _submit(self, batch: list[tuple[FeedEntry, Any, Any]],
+                chunk: list[tuple[int, FetchResult]]) -> dict[int, Future[Any]]:
+        """Hand the pages of ``chunk`` to the pool in one task; their futures by position."""
         from newsflow.extract import extract_article_or_error
 
-        def submit(pool: ExtractionPool) -> Future[Any]:
-            return pool.submit(extract_article_or_error, page.body, page.final_url,
-                               fetched_at=page.fetched_at, headers=page.headers, entry=entry,
-                               fetched_url=entry.url)
-
+        calls = [((page.body, page.final_url),
+                  {"fetched_at": page.fetched_at, "headers": page.headers,
+                   "entry": batch[i][0], "fetched_url": batch[i][0].url})
+                 for i, page in chunk]
         assert self._pool is not None
         try:
-            return submit(self._pool)
+            futures = self._pool.submit_each(extract_article_or_error, calls)
         except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
             self._pool.shutdown()
             self._pool = ExtractionPool(self._workers)
-            return submit(self._pool)
+            futures = self._pool.submit_each(extract_article_or_error, calls)
+        return {i: future for (i, _), future in zip(chunk, futures, strict=True)}
 
     def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None,
                    extracted: Future[Any] | None = None) -> Any:

@@ -96,6 +96,31 @@ class ExtractionPool:
                 return placeholder
         return self._executor.submit(fn, *args, **kwargs)
 
+    def submit_each(self, fn: Callable[..., Any],
+                    calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Future[Any]]:
+        """``fn(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, all in one task: one
+        round trip to a worker instead of one per call (each costs this process about half a
+        millisecond of CPU). A future per call, settled when the task ends; an exception of one
+        call is that call's. Raises ``BrokenProcessPool`` if a worker died; a worker dying
+        during the task fails every call of it."""
+        futures: list[Future[Any]] = [Future() for _ in calls]
+
+        def settle(task: Future[Any]) -> None:
+            if task.cancelled():
+                for future in futures:
+                    future.cancel()
+                return
+            error = task.exception()
+            for future, (ok, value) in zip(futures, task.result() if error is None
+                                           else [(False, error)] * len(futures), strict=True):
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        self.submit(_call_each, fn, calls).add_done_callback(settle)
+        return futures
+
     def wait_started(self, timeout: float | None = None) -> bool:
         """Whether the workers are up (or failed to start) within ``timeout`` seconds."""
         return self._started.wait(timeout)
@@ -112,6 +137,18 @@ class ExtractionPool:
             failed: Future[Any] = Future()
             failed.set_exception(exc)
             return failed
+
+
+def _call_each(fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+               ) -> list[tuple[bool, Any]]:
+    """In a worker: ``(True, result)`` or ``(False, exception)`` for each call, in order."""
+    out: list[tuple[bool, Any]] = []
+    for args, kwargs in calls:
+        try:
+            out.append((True, fn(*args, **kwargs)))
+        except Exception as exc:  # noqa: BLE001 - it belongs to this call, not to the others
+            out.append((False, exc))
+    return out
 
 
 def _settle_from(source: Future[Any], target: Future[Any]) -> None:
