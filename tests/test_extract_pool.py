@@ -79,11 +79,15 @@ def test_without_a_fork_server_workers_are_spawned(monkeypatch) -> None:
 
 def _fork_servers() -> list[int]:
     """This process's children that are multiprocessing fork servers."""
-    children = []
-    for task in Path("/proc/self/task").iterdir():
-        children += [int(pid) for pid in (task / "children").read_text().split()]
-    return [pid for pid in children
-            if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    def read(path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError:  # a thread or a child that ended meanwhile
+            return b""
+
+    children = [int(pid) for task in Path("/proc/self/task").iterdir()
+                for pid in read(f"{task}/children").split()]
+    return [pid for pid in children if b"forkserver" in read(f"/proc/{pid}/cmdline")]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
