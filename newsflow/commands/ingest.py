@@ -157,8 +157,7 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
         return None
     options.view_as(StandardOptions).streaming = streaming
     feeds = options.view_as(FeedOptions)
-    if feeds.extract_workers is None and runners.is_local(argv):
-        feeds.extract_workers = os.cpu_count() or 1  # extraction is CPU-bound: use every core
+    feeds.extract_workers = _extract_workers(feeds, argv)
     output = options.view_as(OutputOptions)
     if not output.dead_letters:
         prefix = "stream" if streaming else "run"
@@ -215,8 +214,19 @@ def _prestart_extraction(argv: list[str]) -> None:
     if not runners.is_local(argv):
         return
     feeds = PipelineOptions(argv).view_as(FeedOptions)
-    if feeds.fetch_articles == "true" and (feeds.extract_workers or os.cpu_count() or 1) > 1:
+    if feeds.fetch_articles == "true" and (_extract_workers(feeds, argv) or 1) > 1:
         from newsflow.extract.pool import prestart
 
         prestart()
+
+
+def _extract_workers(feeds: Any, argv: list[str]) -> int | None:
+    """``--extract_workers``, else one per core on the local runner (extraction is CPU-bound:
+    use every core), else None (the transform's default: in the DoFn's thread)."""
+    from newsflow import runners
+
+    if feeds.extract_workers is None and runners.is_local(argv):
+        return os.cpu_count() or 1
+    workers: int | None = feeds.extract_workers
+    return workers
 
