@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24.3,<26"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -c "from newsflow.esnode import find_java_home; find_java_home()" 2>/dev/null \
+	$(BIN)/python -c "from local.esnode import find_java_home; find_java_home()" 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -e ".[jdk]"
 	touch $(STAMP)
 
@@ -30,8 +30,8 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check newsflow transforms pipelines schemas tests bench eval
-	$(BIN)/mypy newsflow transforms pipelines schemas
+	$(BIN)/ruff check newsflow transforms pipelines schemas local tests bench eval deploy
+	$(BIN)/mypy newsflow transforms pipelines schemas local
 
 eval: setup
 	$(BIN)/python eval/extract.py
@@ -46,7 +46,7 @@ bench: setup
 
 # The local streaming runner: Prism built from Beam's Go module (cached; minutes the first time).
 prism: setup
-	$(BIN)/python -c "from newsflow.runners import ensure_prism; print(ensure_prism())"
+	$(BIN)/python -c "from local.prism import ensure_prism; print(ensure_prism())"
 
 es-start: setup
 	$(BIN)/newsflow es start

@@ -33,7 +33,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from newsflow.demosite import synthetic_story
+from local.demosite import synthetic_story
 
 __all__ = ["GrowingSite", "main"]
 
@@ -183,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from elasticsearch import Elasticsearch
 
-    from newsflow import es, esnode, runners
+    from local import esnode
+    from local.siteserver import SiteServer
+    from newsflow import es
     from newsflow.commands.stream import stream
-    from newsflow.siteserver import SiteServer
+    from pipelines import runners
 
     runners.quiet_runner_logs()
     es_url = args.es_url or os.environ.get("ES_URL") or esnode.start().url

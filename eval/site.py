@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsflow import es, esnode, runners
+from local import esnode
+from newsflow import es
 from newsflow.commands.ingest import ingest
+from pipelines import runners
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,7 +46,7 @@ def serve(site: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     if tool.exists():
         cmd = [sys.executable, str(tool), str(site), str(portfile), str(workdir / "requests.log")]
     else:
-        cmd = [sys.executable, "-m", "newsflow.siteserver", str(site), "--port-file", str(portfile)]
+        cmd = [sys.executable, "-m", "local.siteserver", str(site), "--port-file", str(portfile)]
     proc = subprocess.Popen(cmd)
     for _ in range(100):
         if portfile.exists() and portfile.read_text().strip():

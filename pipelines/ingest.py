@@ -17,8 +17,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.feedlist import load_feed_list
-from newsflow.runners import runs_on_this_machine
 from pipelines.options import EsOptions, FeedOptions, FetchOptions, OutputOptions
+from pipelines.runners import runs_on_this_machine
 from schemas.records import Failure
 from transforms.dedupe import DedupeArticles
 from transforms.fetch import FetchFeeds

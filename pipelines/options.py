@@ -17,7 +17,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsflow.es import EsConfig
 from newsflow.http import FetchConfig
-from newsflow.runners import runs_on_this_machine
+from pipelines.runners import runs_on_this_machine
 
 
 class FeedOptions(PipelineOptions):

@@ -15,9 +15,9 @@ from typing import Any
 import feedparser
 import pytest
 
+from local.demosite import BASE_TIME, build_site, build_synthetic_web, synthetic_story
+from local.demostories import FINANCE_DISCLAIMER, SAME_EVENT, STORIES
 from newsflow import cli
-from newsflow.demosite import BASE_TIME, build_site, build_synthetic_web, synthetic_story
-from newsflow.demostories import FINANCE_DISCLAIMER, SAME_EVENT, STORIES
 
 
 @pytest.fixture(scope="module")

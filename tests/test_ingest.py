@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from local.demosite import SiteManifest, build_site
+from local.siteserver import SiteServer
 from newsflow import es
 from newsflow.commands.deadletters import load, retry_feeds
 from newsflow.commands.ingest import Summary, ingest
-from newsflow.demosite import SiteManifest, build_site
-from newsflow.siteserver import SiteServer
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from elasticsearch import Elasticsearch
 
 from bench.stream import GrowingSite
-from newsflow.demosite import synthetic_story
+from local.demosite import synthetic_story
 from newsflow.es import EsConfig, ensure_index, refresh
 from pipelines.stream import StreamOptions, ingest_polls
 from schemas.records import Article, Story
@@ -201,7 +201,7 @@ def test_articles_keep_the_window_of_the_poll_that_fetched_them(
     fell behind the watermark and were dropped as late data (at 1,000 feeds, half of them),
     with no error and no dead letter. Here the tick is long before the fetch, so an article
     re-stamped on the way lands in another window than its tick's."""
-    from newsflow.siteserver import SiteServer
+    from local.siteserver import SiteServer
 
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=2)
@@ -263,8 +263,8 @@ def _story_of(es: EsConfig, url: str) -> Story | None:
 # (A hang seen on loaded machines was Prism splitting the tick source: see poll._TickTracker.)
 @pytest.mark.timeout(240)
 def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
+    from local.siteserver import SiteServer
     from newsflow.commands.stream import stream
-    from newsflow.siteserver import SiteServer
 
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=4)  # f3 joins the feed list while the job runs

@@ -1,8 +1,8 @@
 """``newsflow demo``: build the invented demo news site and serve it on loopback.
 
 ``make run`` uses these two steps to give newsflow a news web to ingest without the internet:
-``newsflow demo build DIR`` writes the site (see ``newsflow.demosite``) and ``newsflow demo serve
-DIR`` serves it (see ``newsflow.siteserver``) until Ctrl-C, printing its URL first.
+``newsflow demo build DIR`` writes the site (see ``local.demosite``) and ``newsflow demo serve
+DIR`` serves it (see ``local.siteserver``) until Ctrl-C, printing its URL first.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from newsflow.demosite import build_site
+    from local.demosite import build_site
 
     try:
         manifest = build_site(args.dir, feeds=args.feeds, articles=args.articles,
@@ -55,7 +55,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from newsflow.siteserver import serve
+    from local.siteserver import serve
 
     try:
         return serve(args.dir, port=args.port, port_file=args.port_file, log_path=args.log,

@@ -138,7 +138,9 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
     """
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-    from newsflow import es, runners
+    from local import RunnerSetupError
+    from newsflow import es
+    from pipelines import runners
     from pipelines.options import EsOptions, FeedOptions, OutputOptions, validate_all
 
     command = "newsflow ingest --streaming" if streaming else "newsflow ingest"
@@ -152,7 +154,7 @@ def prepare(argv: list[str], *, streaming: bool, extra_errors: Any = None) -> Pr
         es.check_reachable(config)
         es.ensure_index(config)
         options = PipelineOptions(runners.resolve_runner_args(argv, streaming=streaming))
-    except (ValueError, es.EsUnavailable, runners.RunnerSetupError) as exc:
+    except (ValueError, es.EsUnavailable, RunnerSetupError) as exc:
         print(f"{command}: {exc}", file=sys.stderr)
         return None
     options.view_as(StandardOptions).streaming = streaming
@@ -208,7 +210,7 @@ def _prestart_extraction(argv: list[str]) -> None:
     is checked and the pipeline built, instead of making the first pages wait for it."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from newsflow import runners
+    from pipelines import runners
     from pipelines.options import FeedOptions
 
     if not runners.is_local(argv):
@@ -223,7 +225,7 @@ def _prestart_extraction(argv: list[str]) -> None:
 def _extract_workers(feeds: Any, argv: list[str]) -> int | None:
     """``--extract_workers``, else one per core on the local runner (extraction is CPU-bound:
     use every core), else None (the transform's default: in the DoFn's thread)."""
-    from newsflow import runners
+    from pipelines import runners
 
     if feeds.extract_workers is None and runners.is_local(argv):
         return os.cpu_count() or 1

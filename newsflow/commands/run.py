@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from newsflow import esnode
+    from local import esnode
 
     es_url = os.environ.get("ES_URL")
     if not es_url and not esnode.health(esnode.LocalNode().url):
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace, es_url: str) -> int:
-    from newsflow.demosite import build_site
-    from newsflow.siteserver import SiteServer
+    from local.demosite import build_site
+    from local.siteserver import SiteServer
 
     site = build_site(args.demo_dir)
     with SiteServer(site.root, port=args.demo_port) as server:

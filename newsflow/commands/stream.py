@@ -72,8 +72,8 @@ def stream(
     import apache_beam as beam
     from apache_beam.runners.runner import PipelineState
 
-    from newsflow import runners
     from newsflow.commands.ingest import Summary, counters_of, prepare
+    from pipelines import runners
     from pipelines.stream import StreamOptions, build_streaming
 
     runners.quiet_runner_logs()

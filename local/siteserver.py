@@ -1,4 +1,4 @@
-"""Serves a static news site (``newsflow.demosite``'s output) on loopback, like a real web would.
+"""Serves a static news site (``local.demosite``'s output) on loopback, like a real web would.
 
 The demo, the tests and ``make bench`` need a news web that behaves like the real one where it
 matters to newsflow: conditional requests answered with 304, gzip, a robots.txt, feeds that fail
@@ -13,7 +13,7 @@ In-process::
         fetch(srv.url + "/feeds/cpa.example.rss")
         assert srv.count(status=304) == 0
 
-From the command line: ``newsflow demo serve DIR`` or ``python -m newsflow.siteserver DIR``.
+From the command line: ``newsflow demo serve DIR`` or ``python -m local.siteserver DIR``.
 """
 
 from __future__ import annotations
@@ -414,7 +414,7 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m newsflow.siteserver",
+    parser = argparse.ArgumentParser(prog="python -m local.siteserver",
                                      description="Serve a newsflow demo site on loopback.")
     parser.add_argument("root", help="the site directory (feeds/, pages/, feeds.txt)")
     parser.add_argument("--host", default="127.0.0.1")
