@@ -8,7 +8,7 @@ measures both, in one run, on a synthetic news web:
    ``--articles-per-feed`` articles (``--copy-rate`` of them copies) into a temporary folder,
    and ``python -m local.siteserver`` serves it on loopback from a separate process (so the
    server does not compete with the measured code for this process's GIL).
-2. **End to end**: ``newsflow.commands.ingest.ingest`` runs the whole batch job into a fresh
+2. **End to end**: ``pipelines.launcher.run`` runs the whole batch job into a fresh
    index alias (``bench-<random>``) of the local node (or ``$ES_URL``), then the index is
    refreshed and its documents counted: articles/s from start to searchable.
 3. **Each stage alone**, in plain Python without Beam, on the same inputs, one after the
@@ -239,7 +239,7 @@ def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
     the extraction workers and their fork server, or the SDK workers of
     ``--direct_running_mode=multi_processing``); the site server's, apart.
     """
-    from newsflow.commands.ingest import ingest
+    from pipelines.launcher import run as ingest
 
     argv = ["--feeds", str(feeds_file), "--es_url", config.url, "--es_index", config.index,
             *LOOPBACK_FLAGS, "--feed_state", "false", "--dead_letters", str(dead_letters),

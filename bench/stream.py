@@ -186,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     from local import esnode
     from local.siteserver import SiteServer
     from newsflow import es
-    from newsflow.commands.stream import stream
-    from pipelines import runners
+    from pipelines import launcher, runners
 
     runners.quiet_runner_logs()
     es_url = args.es_url or os.environ.get("ES_URL") or esnode.start().url
@@ -262,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         # after the last entry is written, so every entry is fetched before the drain.
         max_poll = max(args.poll * 6, 30)
         argv_job = [
-            f"--feeds={feeds_txt}", f"--es_url={es_url}", f"--es_index={index}",
+            "--streaming", f"--feeds={feeds_txt}", f"--es_url={es_url}", f"--es_index={index}",
             f"--poll_interval={args.poll}", f"--min_poll_interval={args.poll}",
             f"--max_poll_interval={max_poll}",
             f"--duration={args.seconds + max_poll + 2 * args.poll}",
@@ -271,17 +270,17 @@ def main(argv: list[str] | None = None) -> int:
             f"--dead_letters={work / 'dead.jsonl'}",
         ]
         started = time.time()
-        outcome = stream(argv_job, quiet=False)
+        summary = launcher.run(argv_job, quiet=False)
         job_seconds = time.time() - started
         time.sleep(2)  # last refresh
         stop.set()
         for t in threads:
             t.join(5)
         requests = list(server.requests)
-    if outcome is None:
+    if summary is None:
         print("the job did not start", file=sys.stderr)
         return 1
-    summary, (count, mean_ms, _, max_ms) = outcome
+    count, mean_ms, _, max_ms = summary.freshness
     lags = [seen[u] - written[u] for u in written if u in seen]
     feed_requests = [r for r in requests if r.path.startswith("/feeds/")]
     not_modified = sum(1 for r in feed_requests if r.status == 304)

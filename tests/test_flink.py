@@ -22,8 +22,8 @@ from local.demosite import build_site
 from local.siteserver import SiteServer
 from newsflow import es
 from newsflow.commands.deadletters import load
-from newsflow.commands.ingest import Summary, ingest
-from pipelines import runners
+from pipelines import launcher, runners
+from pipelines.launcher import Summary
 
 SETUP_TIMEOUT = 600  # seconds: a cold Maven fetch of the job server, then two runs
 
@@ -41,7 +41,7 @@ def flink_config(es_url: str) -> Iterator[es.EsConfig]:
 
 
 def run(site_feeds: Path, config: es.EsConfig, dead: Path, extra: list[str]) -> Summary:
-    summary = ingest(
+    summary = launcher.run(
         [
             "--feeds",
             str(site_feeds),

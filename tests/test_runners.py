@@ -209,7 +209,7 @@ def test_runner_flags_as_newsflow_ingest_understands_them(monkeypatch: pytest.Mo
 def test_batch_dedupe_runs_in_one_worker_on_this_machine_only(
     flag: str, runner: str | None, expected: bool
 ) -> None:
-    from pipelines.options import OutputOptions
+    from pipelines.options import DedupeOptions
 
-    output = PipelineOptions(["--dedupe_in_memory", flag]).view_as(OutputOptions)
+    output = PipelineOptions(["--dedupe_in_memory", flag]).view_as(DedupeOptions)
     assert output.dedupe_in_one_worker(runner) is expected

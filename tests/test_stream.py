@@ -31,7 +31,8 @@ from elasticsearch import Elasticsearch
 from bench.stream import GrowingSite
 from local.demosite import synthetic_story
 from newsflow.es import EsConfig, ensure_index, refresh
-from pipelines.stream import StreamOptions, ingest_polls
+from pipelines.options import StreamOptions
+from pipelines.pipeline import ingest
 from schemas.records import Article, Story
 from transforms.dedupe import DedupeArticles
 from transforms.index import IndexArticles
@@ -224,7 +225,7 @@ def test_articles_keep_the_window_of_the_poll_that_fetched_them(
         ])
         assert options.view_as(StreamOptions).window_seconds() == WINDOW
         with TestPipeline(options=options) as p:
-            outputs = ingest_polls(p | "Ticks" >> events, options)
+            outputs = ingest(p | "Ticks" >> events, options)
             windows = outputs.indexed | "Window start" >> beam.Map(
                 lambda _, w=beam.DoFn.WindowParam: float(w.start))
             assert_that(windows, equal_to([at(0)] * len(added)), label="in the tick's window")
@@ -264,7 +265,7 @@ def _story_of(es: EsConfig, url: str) -> Story | None:
 @pytest.mark.timeout(240)
 def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     from local.siteserver import SiteServer
-    from newsflow.commands.stream import stream
+    from pipelines import launcher
 
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=4)  # f3 joins the feed list while the job runs
@@ -321,8 +322,9 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
 
         thread = threading.Thread(target=driver, daemon=True)
         thread.start()
-        outcome = stream([
-            f"--feeds={feeds_txt}", f"--es_url={es_config.url}", f"--es_index={es_config.index}",
+        summary = launcher.run([
+            "--streaming", f"--feeds={feeds_txt}",
+            f"--es_url={es_config.url}", f"--es_index={es_config.index}",
             "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
             "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
             f"--dead_letters={tmp_path / 'dead.jsonl'}",
@@ -331,9 +333,9 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
         requests = server.requests
 
     assert not problems, problems
-    assert outcome is not None
-    summary, freshness = outcome
-    assert summary.counters["_state"] == 0  # DONE: drained, not cancelled
+    assert summary is not None
+    freshness = summary.freshness
+    assert summary.done  # drained, not cancelled
     refresh(es_config)  # the drain's last bulk request is acknowledged; make it searchable now
     assert _story_of(es_config, facts["last_url"]) is not None  # flushed by the drain
     f2 = [r for r in requests if r.path == "/feeds/f2.xml"]
