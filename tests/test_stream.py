@@ -111,6 +111,37 @@ def test_out_of_order_arrivals_in_one_window_make_one_story() -> None:
         assert_that(stories.dead_letter, equal_to([]), label="no dead letters")
 
 
+def test_dedupe_in_one_worker_groups_each_window_on_its_own() -> None:
+    """``--dedupe_in_memory true`` in a streaming job: one group per window, as the keyed path
+    gives (a copy in the next window is a story of its own there, without Elasticsearch)."""
+    original = article("https://a.example/news/1", 0, fetched=7)
+    copy = article("https://b.example/story/1", 0, fetched=2, published_hours=1)
+    later = article("https://c.example/x/1", 0, fetched=WINDOW + 3, published_hours=2)
+    events = (
+        Arrivals()
+        .advance_watermark_to(at(0))
+        .add_elements([copy, original])
+        .advance_watermark_to(at(WINDOW))
+        .add_elements([later])
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline() as p:
+        stories = (
+            p
+            | "Arrivals" >> events
+            | "Stamp arrival time" >> beam.Map(arrived)
+            | "Dedupe windows" >> beam.WindowInto(FixedWindows(WINDOW))
+            | "Dedupe" >> DedupeArticles(in_memory=True)
+        )
+        windows = stories.stories | "Window of story" >> beam.Map(
+            lambda s, w=beam.DoFn.WindowParam: (copy_urls(s), float(w.start)))
+        assert_that(windows, equal_to([
+            ((original.url, tuple(sorted([original.url, copy.url]))), at(0)),
+            ((later.url, (later.url,)), at(WINDOW)),
+        ]), label="a story per window cluster, in its window")
+        assert_that(stories.dead_letter, equal_to([]), label="no dead letters")
+
+
 def test_the_same_entry_in_a_later_window_keeps_its_story_id() -> None:
     first = article("https://a.example/news/1", 0, fetched=1)
     again = article("https://a.example/news/1", 0, fetched=14)  # re-listed, fetched again
