@@ -14,7 +14,7 @@ a fifth of the articles are copies of a recent story (wire copy with dateline, a
 and a few words changed; aggregator re-post with page furniture, truncated; excerpt with "Read
 more at"; correction). Prints; asserts nothing.
 
-usage: python bench/dedupe.py [--sizes 10000,100000] [--signature-docs 3000] [--keep DIR]
+usage: python bench/dedupe.py [--sizes 10000,100000] [--signature_docs 3000] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def bench_end_to_end(n: int, folder: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="end-to-end corpus sizes")
-    parser.add_argument("--signature-docs", type=int, default=3000)
+    parser.add_argument("--signature_docs", type=int, default=3000)
     parser.add_argument("--keep", type=Path, default=None, help="keep corpora in this folder")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"signatures": bench_signatures(args.signature_docs)}

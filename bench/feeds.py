@@ -3,12 +3,12 @@
 A loopback server in a separate process serves ``--feeds`` small RSS feeds (each with an ETag).
 The first pass fetches them all concurrently with :class:`newsflow.http.Fetcher` and parses
 each with :func:`newsflow.feeds.parse_feed` (what ``FetchFeeds`` + ``ParseFeeds`` do per
-batch; parsing runs in ``--parse-workers`` processes, as Beam runs one SDK worker per core);
+batch; parsing runs in ``--parse_workers`` processes, as Beam runs one SDK worker per core);
 the second pass sends the ETags back and gets 304s. With ``--beam`` the same feeds go
 through the real ``FetchFeeds | ParseFeeds`` transforms on the DirectRunner as a third figure.
 Prints one JSON line of figures; asserts nothing (``make bench`` runs it).
 
-    python bench/feeds.py [--feeds 2000] [--items 5] [--concurrency 32] [--parse-workers 2]
+    python bench/feeds.py [--feeds 2000] [--items 5] [--concurrency 32] [--parse_workers 2]
                           [--beam]
 """
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--items", type=int, default=5, help="entries per feed")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
-    parser.add_argument("--parse-workers", type=int, default=2,
+    parser.add_argument("--parse_workers", type=int, default=2,
                         help="processes that parse (0: parse in the fetching process)")
     parser.add_argument("--beam", action="store_true", help="also time FetchFeeds|ParseFeeds")
     args = parser.parse_args(argv)

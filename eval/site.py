@@ -46,7 +46,7 @@ def serve(site: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     if tool.exists():
         cmd = [sys.executable, str(tool), str(site), str(portfile), str(workdir / "requests.log")]
     else:
-        cmd = [sys.executable, "-m", "local.siteserver", str(site), "--port-file", str(portfile)]
+        cmd = [sys.executable, "-m", "local.siteserver", str(site), "--port_file", str(portfile)]
     proc = subprocess.Popen(cmd)
     for _ in range(100):
         if portfile.exists() and portfile.read_text().strip():

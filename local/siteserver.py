@@ -419,9 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", help="the site directory (feeds/, pages/, feeds.txt)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    parser.add_argument("--port-file", help="write the port number to this file")
+    parser.add_argument("--port_file", help="write the port number to this file")
     parser.add_argument("--log", help="append 'METHOD PATH STATUS cond|-' lines to this file")
-    parser.add_argument("--slow-seconds", type=float, default=30.0,
+    parser.add_argument("--slow_seconds", type=float, default=30.0,
                         help="how long /slow/* stalls (default 30)")
     parser.add_argument("--warm", action="store_true",
                         help="read and gzip every file before serving (benchmarks: no client "

@@ -209,7 +209,7 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
 def test_command_line_writes_the_port_file_and_serves(site: Path, tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local.siteserver", str(site), "--port-file", str(port_file)],
+        [sys.executable, "-m", "local.siteserver", str(site), "--port_file", str(port_file)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
