@@ -10,7 +10,7 @@ FEEDS  ?=
 NEWSFLOW_EVAL_DATA ?= $(abspath ../shared/data)
 export NEWSFLOW_EVAL_DATA
 
-.PHONY: setup run test lint eval bench prism es-start es-stop es-status clean
+.PHONY: setup run test lint eval bench bench-stream prism es-start es-stop es-status clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,7 @@ lint: setup
 	$(BIN)/ruff check newsflow transforms pipelines schemas local tests bench eval deploy
 	$(BIN)/mypy newsflow transforms pipelines schemas local
 
+# eval and bench print their figures and write them into docs/quality.md and docs/performance.md.
 eval: setup
 	$(BIN)/python eval/extract.py
 	$(BIN)/python eval/dedupe.py
@@ -43,6 +44,10 @@ bench: setup
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/dedupe.py
 	$(BIN)/python bench/pipeline.py
+
+# The streaming job's freshness and memory (about five minutes; not part of `make bench`).
+bench-stream: setup
+	$(BIN)/python -m bench.stream --feeds 1000 --seconds 120 --rate 12.5 --poll 5
 
 # The local streaming runner: Prism built from Beam's Go module (cached; minutes the first time).
 prism: setup

@@ -26,6 +26,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from eval.report import invocation, table, write_section  # noqa: E402
 from newsflow.feeds import parse_feed  # noqa: E402
 from newsflow.http import FetchConfig, Fetcher, FetchRequest, FetchResult  # noqa: E402
 
@@ -163,6 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         server.join(timeout=10)
     print(orjson.dumps(figures).decode())
+    rows = [
+        ("first run: fetched and parsed", f"{first['seconds']} s ({first['feeds_per_s']} feeds/s)"),
+        ("re-run: every feed answers 304", f"{second['seconds']} s ({second['feeds_per_s']} "
+         "feeds/s)"),
+    ]
+    if "beam_first_run" in figures:
+        beam = figures["beam_first_run"]
+        rows.append(("first run through FetchFeeds | ParseFeeds",
+                     f"{beam['seconds']} s ({beam['feeds_per_s']} feeds/s)"))
+    write_section(doc="performance", title="Feeds", command=invocation(), markdown=(
+        f"{args.feeds} small feeds ({args.items} entries each) from a loopback server, "
+        f"{args.concurrency} requests in flight, parsed in {args.parse_workers} processes.\n\n"
+        + table(["what", "figure"], rows)))
     return 0
 
 

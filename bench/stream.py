@@ -310,6 +310,23 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in figures.items():
         print(f"{name:<42}{value}")
     print(json.dumps(figures))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from eval.report import invocation, table, write_section
+
+    write_section(doc="performance", title="Streaming", command=invocation(), markdown=(
+        f"The streaming job on Prism polling {args.feeds} loopback feeds every {args.poll:g} s "
+        f"while {args.rate:g} new entries a second are written for {args.seconds:g} s.\n\n"
+        + table(["what", "figure"], [
+            ("entries searchable / written",
+             f"{figures['entries_searchable']} / {figures['entries_written']}"),
+            ("written to searchable, p50 / p95",
+             f"{figures['freshness_written_to_searchable_p50_s']} s / "
+             f"{figures['freshness_written_to_searchable_p95_s']} s"),
+            ("memory (RSS) at start / mid-run / end",
+             f"{figures['rss_mb_start']} / {figures['rss_mb_mid']} / {figures['rss_mb_end']} MB"),
+            ("feed requests answered 304", f"{figures['feed_304']} of "
+             f"{figures['feed_requests']}"),
+        ])))
     try:
         es.delete_index(config)
     except Exception:  # noqa: BLE001
