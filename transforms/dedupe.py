@@ -558,6 +558,7 @@ class _StoredStories:
         for hit in hits:
             stored = Story.from_dict(hit["_source"])
             stored.seq_no, stored.primary_term = hit.get("_seq_no"), hit.get("_primary_term")
+            stored.stored_index = hit.get("_index")
             if self._matches(stored, story, canonical):
                 return stored
         return None
