@@ -218,10 +218,11 @@ def test_robots_txt_5xx_disallows(loopback: LoopbackServer) -> None:
     assert (error.kind, error.transient) == ("robots_disallowed", True)
 
 
-def _concurrency_probe(loopback: LoopbackServer, path: str, gather: int) -> list[int]:
+def _concurrency_probe(loopback: LoopbackServer, path: str, gather: int,
+                       deadline: float = 10.0) -> list[int]:
     """Route ``path`` to a handler that holds each request until ``gather`` are in flight at
-    once (or 10 s have passed), then 0.3 s more, in which one beyond them would arrive and be
-    counted; returns the number in flight as each request arrived."""
+    once (or ``deadline`` seconds have passed), then 0.3 s more, in which one beyond them would
+    arrive and be counted; returns the number in flight as each request arrived."""
     state = {"now": 0}
     peaks: list[int] = []
     cond = threading.Condition()
@@ -231,7 +232,7 @@ def _concurrency_probe(loopback: LoopbackServer, path: str, gather: int) -> list
             state["now"] += 1
             peaks.append(state["now"])
             cond.notify_all()
-            cond.wait_for(lambda: state["now"] >= gather, 10)
+            cond.wait_for(lambda: state["now"] >= gather, deadline)
             cond.wait(0.3)
             state["now"] -= 1
         return Response(200, b"ok")
@@ -241,7 +242,9 @@ def _concurrency_probe(loopback: LoopbackServer, path: str, gather: int) -> list
 
 
 def test_fetch_many_keeps_per_host_limit(loopback: LoopbackServer) -> None:
-    peaks = _concurrency_probe(loopback, "/slow", gather=2)  # a second would be let in
+    # Each request is held 0.3 s (or until a second is in flight): one the limit let through
+    # meanwhile would be counted.
+    peaks = _concurrency_probe(loopback, "/slow", gather=2, deadline=0.3)
     config = FetchConfig(per_host_concurrency=1, per_host_min_delay=0, max_workers=8)
     urls = [loopback.url(f"/slow?i={i}") for i in range(4)]
     with Fetcher(config) as fetcher:
