@@ -21,6 +21,7 @@ Usage::
         url = loopback.url("/feed.xml")               # http://127.0.0.1:PORT/feed.xml
         loopback.hits("/feed.xml")                    # how many requests that path received
         loopback.requests                             # every Request(method, path, headers)
+        loopback.route("/api", lambda req: Response(200, req.body))  # POST bodies are in .body
 
 A ``Response`` has ``status``, ``body`` (bytes or str), ``headers``, ``content_type``,
 ``delay`` (seconds before answering), ``gzip``/``deflate`` (compress the body and set
@@ -52,13 +53,14 @@ __all__ = ["LoopbackServer", "Request", "Response", "loopback"]
 
 @dataclass
 class Request:
-    """What the server received: method, path (with query), lower-cased header names, and
-    ``at``, the ``time.monotonic()`` of its arrival."""
+    """What the server received: method, path (with query), lower-cased header names,
+    ``at``, the ``time.monotonic()`` of its arrival, and a POST's ``body``."""
 
     method: str
     path: str
     headers: dict[str, str]
     at: float = 0.0
+    body: bytes = b""
 
 
 @dataclass
@@ -235,9 +237,14 @@ def _make_handler(server: LoopbackServer) -> type[http.server.BaseHTTPRequestHan
         def do_GET(self) -> None:  # noqa: N802
             self._serve(head=False)
 
-        def _serve(self, head: bool) -> None:
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            self._serve(head=False, body=self.rfile.read(length))
+
+        def _serve(self, head: bool, body: bytes = b"") -> None:
             request = Request(self.command, self.path,
-                              {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                              {k.lower(): v for k, v in self.headers.items()}, time.monotonic(),
+                              body)
             response = server._answer(request)
             if response.delay and not server._wait(response.delay):
                 self.close_connection = True
