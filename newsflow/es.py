@@ -256,8 +256,10 @@ def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
             except ApiError as exc:
                 if exc.meta.status != 400 or "resource_already_exists" not in str(exc):
                     raise
-        elif ilm:
-            _put_write_index_under_policy(es, config.index)
+        else:
+            _add_new_fields(es, config.index, template)
+            if ilm:
+                _put_write_index_under_policy(es, config.index)
     except TransportError as exc:
         raise EsUnavailable(
             f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}"
@@ -265,6 +267,18 @@ def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
     finally:
         if own:
             es.close()
+
+
+def _add_new_fields(es: Elasticsearch, alias: str, template: dict[str, Any]) -> None:
+    """Give the indices behind ``alias`` the fields a newer template maps (a strict mapping
+    refuses documents with fields it lacks); fields already mapped stay as they are."""
+    properties = template["template"]["mappings"]["properties"]
+    try:
+        es.indices.put_mapping(index=alias, properties=properties)
+    except ApiError as exc:
+        if exc.meta.status != 400:
+            raise
+        LOG.warning("cannot add the template's new fields to %s: %s", alias, _reason(exc))
 
 
 def _say_rollover_off(config: EsConfig) -> None:

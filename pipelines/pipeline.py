@@ -114,6 +114,7 @@ def ingest(
         dedupe_in_memory=dedupe.dedupe_in_one_worker(runner, streaming=streaming),
         reshuffle_before_index=not local_batch,
         es_batch_size=es_options.es_batch_size,
+        recheck_new_stories=streaming,
         freshness=streaming,
         progress=progress,
         feed_count=feed_count,

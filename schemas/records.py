@@ -51,6 +51,7 @@ class _Record:
     """Shared dict/JSON conversion for the dataclasses below."""
 
     _TIME_FIELDS: tuple[str, ...] = ()
+    _NOT_SERIALISED: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies every value, and for a story with its copies
@@ -58,6 +59,8 @@ class _Record:
         # level down (all our records hold), nested records converted.
         out: dict[str, Any] = {}
         for name in _field_names(type(self)):
+            if name in self._NOT_SERIALISED:
+                continue
             value = getattr(self, name)
             if isinstance(value, list):
                 value = [v.to_dict() if isinstance(v, _Record) else v for v in value]
@@ -163,7 +166,9 @@ class Article(_Record):
 
 @dataclass
 class Copy(_Record):
-    """One place a story appeared."""
+    """One place a story appeared. ``body`` is its text (empty for the story's canonical
+    article, whose text is the story's ``body``): a copy arriving later is checked against every
+    place the story appeared, as in a batch. Stored, not searchable."""
 
     url: str
     source: str
@@ -171,6 +176,7 @@ class Copy(_Record):
     title: str = ""
     fetched_url: str = ""
     truncated: bool = False
+    body: str = ""
 
     _TIME_FIELDS = ("published_at",)
 
@@ -210,16 +216,14 @@ class Story(_Record):
     seq_no: int | None = None
     primary_term: int | None = None
     stored_index: str | None = None
+    # Stored stories this one has absorbed (a copy showed they are one story): the sink deletes
+    # each, at the version read, once this story is written. Not indexed.
+    absorbed: list[Story] = field(default_factory=list)
 
-    NOT_INDEXED = ("seq_no", "primary_term", "stored_index")
+    NOT_INDEXED = ("seq_no", "primary_term", "stored_index", "absorbed")
 
     _TIME_FIELDS = ("published_at", "modified_at", "fetched_at")
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        for name in self.NOT_INDEXED:
-            out.pop(name, None)
-        return out
+    _NOT_SERIALISED = NOT_INDEXED
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

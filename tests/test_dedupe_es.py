@@ -9,6 +9,7 @@ dedupe paths: the keyed one and the one in one worker (``in_memory=True``).
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from newsflow.dedupe.canonical import Entry
 from newsflow.dedupe.match import MatchRules
-from newsflow.dedupe.stored import StoredStories
+from newsflow.dedupe.stored import Reconciler, StoredStories
+from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.es import EsConfig, ensure_index
 from schemas.records import Article, Story, utc
 from transforms.dedupe import DedupeArticles
@@ -172,52 +175,141 @@ def test_failed_lookups_keep_the_stories_and_are_dead_letters(
     assert sum(c.committed for c in found) == 2
 
 
-def alone(ids: list[str]) -> list[tuple[Story, Any]]:
-    """(story, canonical member) of each fixture article on its own, copies included."""
+def alone(ids: list[str]) -> list[tuple[Story, tuple[Entry, ...]]]:
+    """(story, entries) of each fixture article on its own, as the lookup takes them."""
     from newsflow.dedupe.signature import fingerprints
     from newsflow.dedupe.story import build_story, member_of
 
     articles = [article(i) for i in ids]
     prints = fingerprints([a.body for a in articles])
-    return [build_story([member_of(a, fp)]) for a, fp in zip(articles, prints, strict=True)]
+    members = [member_of(a, fp) for a, fp in zip(articles, prints, strict=True)]
+    return [(build_story([m])[0], (m.entry,)) for m in members]
 
 
-@pytest.mark.parametrize(
-    ("newcomers", "candidates", "each_alone"),
-    [(list(ROWS), 2, False), (["bridge-wire", "ferry-original"], 1, True),
-     (list(ROWS), 600, True)],
-    ids=["one search", "crowded: a search each", "more hits than one answer may hold"],
-)
-def test_looking_stories_up_together_finds_what_looking_each_up_finds(
-    es_config: EsConfig, monkeypatch: pytest.MonkeyPatch, newcomers: list[str], candidates: int,
-    each_alone: bool,
-) -> None:
-    # Every article stored as a story of its own: a bridge newcomer shares band keys with
-    # several (more than one candidate each can hold in the crowded case), and a newcomer's
-    # candidates are only the first two of those it shares keys with.
-    ensure_index(es_config)
+def index(es: EsConfig, stories: list[Story]) -> None:
     p = TestPipeline()
-    _ = p | beam.Create([story for story, _ in alone(list(ROWS))]) | IndexArticles(es_config,
-                                                                                refresh=True)
+    _ = p | beam.Create(stories) | IndexArticles(es, refresh=True)
     p.run().wait_until_finish()
-    items = alone(newcomers)
-    lookups = StoredStories(es_config, MatchRules(), candidates)
+
+
+def test_a_newcomer_that_copies_two_stored_stories_joins_them(
+    es_config: EsConfig, in_memory: bool
+) -> None:
+    """The wire copy and the aggregator's re-post copy the original, not each other: stored
+    before it (in two runs, or two windows) they are two stories. The original then bridges
+    them, as it does in a batch: one story remains, under one of their ids."""
+    ensure_index(es_config)
+    run(es_config, ["bridge-wire"], in_memory)
+    run(es_config, ["bridge-aggregator"], in_memory)
+    first = {d["story_id"] for d in stored(es_config)}
+    assert len(first) == 2
+    assert run(es_config, ["bridge-original"], in_memory) == {"stories_new": 0,
+                                                              "copies_merged": 1}
+    [story] = stored(es_config)
+    assert story["story_id"] in first
+    assert story["url"] == ROWS["bridge-original"]["url"]  # the original leads the story
+    ids = ("bridge-original", "bridge-wire", "bridge-aggregator")
+    assert {c["url"] for c in story["copies"]} == {ROWS[i]["url"] for i in ids}
+
+
+def test_a_late_copy_is_checked_against_every_place_the_story_appeared(
+    es_config: EsConfig, in_memory: bool
+) -> None:
+    """Stored: the excerpt and the aggregator's re-post, one story led by the re-post (the
+    excerpt is part of it). The wire copy is a copy of the excerpt, not of the re-post: checked
+    against the stored story's canonical text alone it made a story of its own."""
+    ensure_index(es_config)
+    run(es_config, ["bridge-excerpt", "bridge-aggregator"], in_memory)
+    [first] = stored(es_config)
+    assert first["url"] == ROWS["bridge-aggregator"]["url"]
+    assert run(es_config, ["bridge-wire"], in_memory) == {"stories_new": 0, "copies_merged": 1}
+    [story] = stored(es_config)
+    assert story["story_id"] == first["story_id"]
+    assert story["copy_count"] == 3
+
+
+def test_a_copy_is_found_among_more_stored_stories_sharing_a_paragraph_than_candidates(
+    es_config: EsConfig,
+) -> None:
+    """Six stories published earlier end with the boilerplate paragraph the newcomer's
+    original ends with. Candidates are ranked by the band keys they share (rare ones weigh
+    more), not by date: the original is among the two candidates looked at."""
+    from local.demosite import synthetic_story
+    from newsflow.dedupe.story import build_story, member_of
+
+    ensure_index(es_config)
+    rng = random.Random(3)
+    boiler = ROWS["boiler-school"]["body"].split("\n\n")[-1]
+    bodies = ["\n\n".join([*synthetic_story(rng, f"s{n}").paragraphs, boiler]) for n in range(8)]
+
+    def member(n: int, url: str, day: int) -> Any:
+        return member_of(Article(url=url, title=f"story {n}", body=bodies[n],
+                                 source=url.split("/")[2],
+                                 published_at=utc(f"2024-06-0{day}T09:00:00Z")))
+
+    crowd = [member(n, f"https://crowd{n}.test/a", 1) for n in range(6)]
+    original = member(7, "https://origin.test/a", 2)
+    index(es_config, [build_story([m])[0] for m in [*crowd, original]])
+    newcomer = member(7, "https://copy.test/b", 2)
+    lookups = StoredStories(es_config, MatchRules(), candidates=2)
     lookups.open()
     try:
-        expected = [found.story_id if isinstance(found, Story) else found
-                    for found in lookups._search_each(items)]
-        each = lookups._search_each
-        searched_each: list[int] = []
-        monkeypatch.setattr(lookups, "_search_each",
-                            lambda batch: searched_each.append(len(batch)) or each(batch))
-        found = [found.story_id if isinstance(found, Story) else found
-                 for found in lookups.lookup(items)]
+        [found] = lookups.lookup([(build_story([newcomer])[0], (newcomer.entry,))])
     finally:
         lookups.close()
-    assert found == expected
-    assert any(isinstance(f, str) for f in found)  # the lookups do find stored stories
-    assert searched_each == ([len(items)] if each_alone else [])
+    assert not isinstance(found, Exception)
+    assert [s.url for s in found] == ["https://origin.test/a"]
 
+
+def test_two_windows_that_each_made_a_story_of_the_same_copies_join_them(
+    es_config: EsConfig,
+) -> None:
+    """Two windows race: each looked the index up before the other wrote, so each made a new
+    story (the original in one, the wire copy in the other). Written with the re-check a
+    streaming job uses, they become one story, led by the original; without it they stay two."""
+    ensure_index(es_config)
+    lookups = StoredStories(es_config, MatchRules(), candidates=10)
+    lookups.open()
+    try:
+        items = alone(["bridge-original", "bridge-wire"])
+        assert lookups.lookup(items) == [[], []]  # neither window sees the other's story
+    finally:
+        lookups.close()
+    p = TestPipeline()
+    written = p | beam.Create([story for story, _ in items]) | IndexArticles(
+        es_config, refresh=True, batch_size=1, resolve_conflict=resolve_write_conflict,
+        reconcile=Reconciler(es_config, MatchRules()), recheck_new=True)
+    assert_that(written.dead_letter, equal_to([]), label="no dead letters")
+    result = p.run()
+    result.wait_until_finish()
+    [story] = stored(es_config)
+    assert story["url"] == ROWS["bridge-original"]["url"]
+    assert {c["url"] for c in story["copies"]} == {ROWS[i]["url"]
+                                                   for i in ("bridge-original", "bridge-wire")}
+    counts = {name: sum(c.committed for c in result.metrics().query(
+        MetricsFilter().with_name(name))["counters"])
+        for name in ("docs_deleted", "stories_reconciled", "stories_unreconciled")}
+    assert counts["docs_deleted"] == 1 and counts["stories_unreconciled"] == 0
+    assert counts["stories_reconciled"] >= 1
+
+
+def test_a_write_acknowledged_in_a_streaming_job_is_found_by_the_next_lookup(
+    es_config: EsConfig,
+) -> None:
+    """The streaming job's sink makes a write searchable before it counts as done, so the next
+    window's lookup finds it however soon it comes (the index refreshes every second: a
+    lookup right after a plain write found nothing)."""
+    ensure_index(es_config)
+    [(story, _)] = alone(["bridge-original"])
+    index(es_config, [story])  # IndexArticles(refresh=True), as the streaming job writes
+    lookups = StoredStories(es_config, MatchRules(), candidates=10)
+    lookups.open()
+    try:
+        [found] = lookups.lookup(alone(["bridge-wire"]))
+    finally:
+        lookups.close()
+    assert not isinstance(found, Exception)
+    assert [s.story_id for s in found] == [story.story_id]
 
 
 def test_a_copy_after_a_rollover_joins_the_story_in_its_own_index(

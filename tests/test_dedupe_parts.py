@@ -96,14 +96,15 @@ def test_candidate_keys_are_the_band_keys_and_the_url_key() -> None:
 
 def test_settled_stories_count_what_they_add() -> None:
     members = [member_of(article(u)) for u in ("https://a.test/n/1", "https://b.test/s/1")]
-    story, canonical = build_story(members)
-    new = settle(story, canonical, None)
+    story, _ = build_story(members)
+    entries = [m.entry for m in members]
+    new = settle(story, entries, [])
     assert (new.story, new.new, new.copies_added, new.failure) == (story, True, 1, None)
-    failed = settle(story, canonical, RuntimeError("503"))
+    failed = settle(story, entries, RuntimeError("503"))
     assert (failed.new, failed.copies_added, failed.failure is not None) == (True, 1, True)
     assert failed.failure is not None and failed.failure.transient
     stored, _ = build_story([member_of(article("https://a.test/n/1"))])
-    merged = settle(story, canonical, stored)
+    merged = settle(story, entries, [stored])
     assert (merged.new, merged.copies_added) == (False, 1)
     assert merged.story.story_id == stored.story_id
     assert sorted(c.url for c in merged.story.copies) == ["https://a.test/n/1",

@@ -24,7 +24,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
-from newsflow.dedupe import DEFAULT_RULES, MatchRules, same_story
+from newsflow.dedupe import DEFAULT_RULES, Entry, MatchRules, same_story
 from newsflow.dedupe.cluster import Stats, bucket_pairs, candidate_keys
 from newsflow.dedupe.signature import Fingerprint, fingerprints
 from newsflow.dedupe.stored import (
@@ -152,13 +152,13 @@ class DedupeArticles(beam.PTransform):
             ).with_outputs(DEAD_LETTER, main="stories")
             stories = (
                 merged.stories
-                | "Key by story id" >> beam.Map(lambda pair: (pair[0].story_id, pair[0]))
+                | "Key by story id" >> beam.Map(lambda story: (story.story_id, story))
                 | "Group story versions" >> beam.GroupByKey()
                 | "Combine story versions" >> beam.ParDo(_CombineVersionsFn())
             )
             failures.append(merged[DEAD_LETTER])
         else:
-            stories = stories | "Drop canonical" >> beam.Map(lambda pair: pair[0])
+            stories = stories | "Drop entries" >> beam.Map(lambda built: built[0])
         dead = tuple(failures) | "Flatten dead letters" >> beam.Flatten()
         return DedupeOutputs(stories=stories, dead_letter=dead)
 
@@ -240,6 +240,10 @@ class _FingerprintFn(beam.DoFn):
                 yield windowed(dead_letter(article, exc), window, timestamp, DEAD_LETTER)
                 continue
             yield windowed((member.entry.key, member), window, timestamp)
+
+
+# A story built from a component, with every member's ``Entry`` (what the stored lookup checks).
+_Built = tuple[Story, tuple[Entry, ...]]
 
 
 def _entry_tuple(item: tuple[str, Member]) -> tuple[str, EntryTuple]:
@@ -430,16 +434,19 @@ def _by_label(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, M
 
 
 class _BuildStoryFn(beam.DoFn):
+    """A component's members → (its story, every member's ``Entry``) for the stored lookup."""
+
     def __init__(self, final: bool) -> None:
         self._final = final
         self._counts = _StoryCounts(self.__class__)
 
-    def process(self, group: tuple[str, Iterable[Member]]) -> Iterator[tuple[Story, Member]]:
+    def process(self, group: tuple[str, Iterable[Member]]) -> Iterator[_Built]:
         members = sorted(group[1], key=lambda m: m.entry.key)
-        story, canonical = build_story(members)
+        story, _ = build_story(members)
+        entries = tuple(m.entry for m in members)
         if self._final:  # without Elasticsearch every story is new
-            self._counts.count(settle(story, canonical, None))
-        yield story, canonical
+            self._counts.count(settle(story, entries, None))
+        yield story, entries
 
 
 class _MergeStoredFn(beam.DoFn):
@@ -461,11 +468,11 @@ class _MergeStoredFn(beam.DoFn):
         self._stored.close()
 
     def start_bundle(self) -> None:
-        self._buffer: WindowedBuffer[tuple[Story, Member]] = WindowedBuffer(self._lookup_batch)
+        self._buffer: WindowedBuffer[_Built] = WindowedBuffer(self._lookup_batch)
 
     def process(
         self,
-        item: tuple[Story, Member],
+        item: _Built,
         window: Any = beam.DoFn.WindowParam,
         timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
@@ -480,12 +487,12 @@ class _MergeStoredFn(beam.DoFn):
         if not batch:
             return
         found = self._stored.lookup([item for item, _, _ in batch])
-        for ((story, canonical), window, timestamp), stored in zip(batch, found, strict=True):
-            settled = settle(story, canonical, stored)
+        for ((story, entries), window, timestamp), stored in zip(batch, found, strict=True):
+            settled = settle(story, entries, stored)
             if settled.failure is not None:
                 self._lookup_failed.inc()
                 yield windowed(settled.failure, window, timestamp, DEAD_LETTER)
-            yield windowed((self._counts.count(settled), canonical), window, timestamp)
+            yield windowed(self._counts.count(settled), window, timestamp)
 
 
 class _DedupeInMemoryFn(beam.DoFn):
@@ -524,15 +531,16 @@ class _DedupeInMemoryFn(beam.DoFn):
         self._candidates.inc(stats.candidate_pairs)
         self._verified.inc(stats.verified_pairs)
         self._oversized.inc(stats.buckets_skipped)
+        items = [(story, tuple(m.entry for m in members)) for story, members in built]
         if self._stored is None:  # without Elasticsearch every story is new
-            for story, canonical in built:
-                yield self._counts.count(settle(story, canonical, None))
+            for story, entries in items:
+                yield self._counts.count(settle(story, entries, None))
             return
         settled: list[Story] = []
-        for start in range(0, len(built), self._lookup_batch):
-            batch = built[start : start + self._lookup_batch]
-            for (story, canonical), stored in zip(batch, self._stored.lookup(batch), strict=True):
-                outcome = settle(story, canonical, stored)
+        for start in range(0, len(items), self._lookup_batch):
+            batch = items[start : start + self._lookup_batch]
+            for (story, entries), stored in zip(batch, self._stored.lookup(batch), strict=True):
+                outcome = settle(story, entries, stored)
                 if outcome.failure is not None:
                     self._lookup_failed.inc()
                     yield TaggedOutput(DEAD_LETTER, outcome.failure)

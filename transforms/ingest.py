@@ -12,6 +12,7 @@ from __future__ import annotations
 import apache_beam as beam
 
 from newsflow.dedupe import DEFAULT_RULES, MatchRules
+from newsflow.dedupe.stored import Reconciler
 from newsflow.dedupe.story import resolve_write_conflict
 from newsflow.es import EsConfig
 from newsflow.feedstate import PollPolicy
@@ -43,7 +44,11 @@ class IngestFeeds(beam.PTransform):
     ``poll_policy``: how failing feeds back off. ``fetch_pages``, ``extract_workers``: see
     ``NormaliseArticles``; ``rules``, ``dedupe_in_memory``: see ``DedupeArticles``;
     ``reshuffle_before_index``, ``es_batch_size``: see ``IndexArticles`` (stories merged into
-    stored ones are written with optimistic concurrency). ``freshness`` measures each story's
+    stored ones are written with optimistic concurrency, what they absorbed deleted).
+    ``recheck_new_stories`` (a streaming job, whose windows may be written concurrently): every
+    write is searchable before it counts as done, and every new story is looked up again once
+    written, so that two windows that each made a new story of the same copies join them.
+    ``freshness`` measures each story's
     time from fetch to index (``MeasureFreshness``); ``progress`` writes progress lines to
     standard error (feeds out of ``feed_count`` when known, articles, freshness).
     """
@@ -61,6 +66,7 @@ class IngestFeeds(beam.PTransform):
         dedupe_in_memory: bool = False,
         reshuffle_before_index: bool = True,
         es_batch_size: int = 500,
+        recheck_new_stories: bool = False,
         freshness: bool = False,
         progress: bool = False,
         feed_count: int | None = None,
@@ -79,6 +85,9 @@ class IngestFeeds(beam.PTransform):
         self._dedupe = DedupeArticles(es=es, rules=rules, in_memory=dedupe_in_memory)
         self._index = IndexArticles(es, batch_size=es_batch_size,
                                     resolve_conflict=resolve_write_conflict,
+                                    reconcile=Reconciler(es, rules),
+                                    recheck_new=recheck_new_stories,
+                                    refresh=recheck_new_stories,
                                     reshuffle=reshuffle_before_index)
         self._freshness = freshness
         self._progress = progress

@@ -1,11 +1,15 @@
 """Stories already in Elasticsearch that a new story copies: found by band keys, then verified.
 
-A new story is looked up by the band keys it stores (its articles' and their URL keys); a stored
-story sharing one is the same story when it has the same id, shares a URL key, or its stored
-body and the newcomer's pass the pair check, within the horizon. Many stories are looked up in
-one search, each taking the share of the hits a search of its own would give; when the hits
-may not all fit in one answer, each story is searched on its own (one ``msearch``).
-Both dedupe paths of ``transforms/dedupe.py`` use this, and ``settle`` decides what each writes.
+A new story is looked up by the band keys it stores (its articles' and their URL keys), among
+the stored stories sharing the most of them (rare keys weigh more: a phrase every story of a
+site shares does not crowd out the story's own copies). A stored story is the same story when
+it has the same id, shares a URL key, or one of the places it appeared and one of the
+newcomer's articles pass the pair check, within the horizon: the check a batch makes between
+any two articles. Every stored story that matches is merged with the newcomer, so a newcomer
+that bridges two stored stories joins them, as in a batch. Both dedupe paths of
+``transforms/dedupe.py`` use this, and ``settle`` decides what each writes. ``Reconciler`` is the
+same lookup after a write: two windows that each made a new story of the same copies (each
+looked before the other had written) find each other once both are written.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from newsflow.dedupe.canonical import Entry
 from newsflow.dedupe.cluster import url_key
 from newsflow.dedupe.match import MatchRules, is_copy, within_horizon
-from newsflow.dedupe.story import Member, combine_versions, merge_into, stored_entry
+from newsflow.dedupe.story import combine_versions, merge_stories, story_entries
 from newsflow.es import EsConfig
 from schemas.records import Failure, Story
 
 __all__ = [
     "LOOKUP_BATCH",
     "STEP",
+    "Reconciler",
     "Settled",
     "StoredStories",
     "combine_by_id",
@@ -33,16 +39,18 @@ __all__ = [
 ]
 
 STEP = "dedupe"
-LOOKUP_BATCH = 100  # stories looked up together
-# The order of a story's candidates among stored stories: earliest first (the likeliest
-# original), then by id, so that every lookup of the same story sees the same candidates.
-CANDIDATE_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"story_id": "asc"}]
-MAX_TERMS = 60_000  # band keys in one search (Elasticsearch refuses more than 65,536)
-MAX_HITS = 10_000  # hits in one answer (the index template's max_result_window)
+LOOKUP_BATCH = 100  # stories looked up together (one msearch)
+# Ties among candidates equally close: earliest first (the likeliest original), then by id, so
+# that every lookup of the same story sees the same candidates.
+CANDIDATE_ORDER = [
+    "_score",
+    {"published_at": {"order": "asc", "missing": "_last"}},
+    {"story_id": "asc"},
+]
 
-# What a lookup found for one story: the stored story it copies, None (a new story), or the
+# What a lookup found for one story: the stored stories it copies (none: a new story), or the
 # error that kept the lookup from answering.
-Found = Story | Exception | None
+Found = list[Story] | Exception
 
 
 @dataclass(frozen=True)
@@ -63,22 +71,22 @@ def dead_letter(item: Any, exc: Exception) -> Failure:
                    message=str(exc)[:1000], at=datetime.now(UTC))
 
 
-def settle(story: Story, canonical: Member, stored: Found) -> Settled:
-    """What to write for ``story`` given what its lookup found: the story itself when it is new
-    (or the lookup failed: a transient dead letter then), else the stored story with it merged
-    in (the stored id kept)."""
+def settle(story: Story, entries: Sequence[Entry], stored: Found | None) -> Settled:
+    """What to write for ``story`` (whose articles' entries are ``entries``) given what its
+    lookup found: the story itself when it is new (or the lookup failed: a transient dead
+    letter then), else the stored stories with it merged in (``merge_stories``)."""
     failure = None
     if isinstance(stored, Exception):  # the cluster refused us: keep the story
         failure = dead_letter(story, stored)
         failure.transient = True
         failure.context = {"story_id": story.story_id}
         stored = None
-    if stored is None:
+    if not stored:
         return Settled(story, new=True, copies_added=max(story.copy_count - 1, 0),
                        failure=failure)
-    known = {c.url for c in stored.copies}
+    known = {c.url for s in stored for c in s.copies}
     added = sum(1 for c in story.copies if c.url not in known)
-    return Settled(merge_into(stored, story, canonical), new=False, copies_added=added)
+    return Settled(merge_stories(stored, story, entries), new=False, copies_added=added)
 
 
 def combine_by_id(stories: Iterable[Story]) -> list[Story]:
@@ -90,41 +98,29 @@ def combine_by_id(stories: Iterable[Story]) -> list[Story]:
     return [same[0] if len(same) == 1 else combine_versions(same) for same in versions.values()]
 
 
-def matches_stored(stored: Story, story: Story, canonical: Member, rules: MatchRules) -> bool:
-    """Whether ``story`` (with its canonical member) is the same story as ``stored``."""
+def matches_stored(stored: Story, story: Story, entries: Sequence[Entry], rules: MatchRules,
+                   stored_entries: Sequence[Entry] | None = None) -> bool:
+    """Whether ``story`` (with its articles' ``entries``) is the same story as ``stored``: the
+    same id, a shared URL key, or a pair of their articles that are copies (within the
+    horizon). ``stored_entries``: ``story_entries(stored)``, when already computed."""
     if stored.story_id == story.story_id:
         return True
-    newcomer = canonical.entry
     times = [c.published_at for c in stored.copies if c.published_at]
-    if times and not any(within_horizon(t, newcomer.published_at, rules.horizon) for t in times):
+    if times and not any(within_horizon(t, e.published_at, rules.horizon)
+                         for t in times for e in entries):
         return False
     stored_urls = {url_key(c.url) for c in stored.copies} - {None}
     if any(url_key(c.url) in stored_urls for c in story.copies):
         return True
-    old = stored_entry(stored)
-    return is_copy(old.fingerprint, newcomer.fingerprint, None, None, rules)
-
-
-def share_hits(
-    hits: Sequence[dict[str, Any]], keys: Sequence[Sequence[str]], candidates: int
-) -> list[list[dict[str, Any]]]:
-    """Each story's candidates among the ``hits`` of one search for all their ``keys``: the
-    first ``candidates`` hits sharing one of its keys, in the hits' order (what a search of its
-    own, sorted the same way, would return)."""
-    asked = {key for story_keys in keys for key in story_keys}
-    by_key: dict[str, list[int]] = {}  # band key asked for -> positions of the hits with it
-    for position, hit in enumerate(hits):
-        for key in asked.intersection(hit["_source"]["band_keys"]):
-            by_key.setdefault(key, []).append(position)
-    out = []
-    for story_keys in keys:
-        shared = sorted({p for key in story_keys for p in by_key.get(key, ())})
-        out.append([hits[p] for p in shared[:candidates]])
-    return out
+    olds = stored_entries if stored_entries is not None else story_entries(stored)
+    return any(is_copy(old.fingerprint, new.fingerprint, old.published_at, new.published_at,
+                       rules)
+               for old in olds for new in entries)
 
 
 class StoredStories:
-    """Looks stories up among those stored in ``es.index`` (``open`` before, ``close`` after)."""
+    """Looks stories up among those stored in ``es.index`` (``open`` before, ``close`` after;
+    ``open(client)`` borrows a client its owner closes)."""
 
     def __init__(self, es: EsConfig, rules: MatchRules, candidates: int) -> None:
         if candidates < 1:
@@ -133,69 +129,98 @@ class StoredStories:
         self._rules = rules
         self._candidates = candidates
         self._client: Any = None
+        self._own = False
 
-    def open(self) -> None:
-        self._client = self._es_config.client()
+    def open(self, client: Any = None) -> None:
+        self._own = client is None
+        self._client = client or self._es_config.client()
 
     def close(self) -> None:
-        if self._client is not None:
+        if self._client is not None and self._own:
             self._client.close()
-            self._client = None
+        self._client = None
 
-    def lookup(self, items: Sequence[tuple[Story, Member]]) -> list[Found]:
-        """The stored story each of ``items`` copies (None: a new story), in one search; the
-        exception for every item when the whole request failed."""
+    def lookup(
+        self, items: Sequence[tuple[Story, Sequence[Entry]]], *, others_only: bool = False,
+    ) -> list[Found]:
+        """The stored stories each of ``items`` (a story and its articles' entries) copies, in
+        one ``msearch``; the exception for every item when the whole request failed.
+        ``others_only``: a story's own stored version does not count (after its write)."""
         try:
-            return self._search(items)
+            return self._search(items, others_only)
         except Exception as exc:  # the whole request failed: every story of it did
             return [exc] * len(items)
 
-    def _search(self, items: Sequence[tuple[Story, Member]]) -> list[Found]:
-        keys = sorted({key for story, _ in items for key in story.band_keys})
-        limit = self._candidates * len(items)
-        if not keys or len(keys) > MAX_TERMS or limit > MAX_HITS:
-            return self._search_each(items)
-        response = self._client.search(
-            index=self._es_config.index, query={"terms": {"band_keys": keys}}, size=limit,
-            track_total_hits=limit + 1, seq_no_primary_term=True, sort=CANDIDATE_ORDER,
-        )
-        hits = response["hits"]["hits"]
-        if response["hits"]["total"]["value"] > len(hits):  # some hits did not fit
-            return self._search_each(items)
-        shares = share_hits(hits, [story.band_keys for story, _ in items], self._candidates)
-        return [self._first_match(share, story, canonical)
-                for (story, canonical), share in zip(items, shares, strict=True)]
-
-    def _search_each(self, items: Sequence[tuple[Story, Member]]) -> list[Found]:
-        """One search per item, in one ``msearch``: its own ``candidates`` best hits each."""
+    def _search(self, items: Sequence[tuple[Story, Sequence[Entry]]],
+                others_only: bool) -> list[Found]:
         searches: list[dict[str, Any]] = []
-        for story, _ in items:
+        asked = [i for i, (story, _) in enumerate(items) if story.band_keys]
+        for i in asked:
+            story = items[i][0]
             searches.append({"index": self._es_config.index})
             searches.append({
-                "query": {"terms": {"band_keys": story.band_keys}},
+                "query": {"bool": {
+                    "should": [{"term": {"band_keys": key}} for key in story.band_keys],
+                    **({"must_not": [{"ids": {"values": [story.story_id]}}]}
+                       if others_only else {}),
+                }},
                 "size": self._candidates,
                 "seq_no_primary_term": True,
                 "sort": CANDIDATE_ORDER,
+                "track_total_hits": False,
             })
+        out: list[Found] = [[] for _ in items]
+        if not searches:
+            return out
         responses = self._client.msearch(searches=searches)["responses"]
-        out: list[Found] = []
-        for (story, canonical), response in zip(items, responses, strict=True):
+        cache: dict[str, list[Entry]] = {}
+        for i, response in zip(asked, responses, strict=True):
+            story, entries = items[i]
             if "error" in response:
-                out.append(_LookupError.of(response))
+                out[i] = _LookupError.of(response)
                 continue
-            out.append(self._first_match(response["hits"]["hits"], story, canonical))
+            out[i] = self._matches(response["hits"]["hits"], story, entries, cache)
         return out
 
-    def _first_match(
-        self, hits: Sequence[dict[str, Any]], story: Story, canonical: Member
-    ) -> Story | None:
+    def _matches(self, hits: Sequence[dict[str, Any]], story: Story, entries: Sequence[Entry],
+                 cache: dict[str, list[Entry]]) -> list[Story]:
+        found = []
         for hit in hits:
             stored = Story.from_dict(hit["_source"])
             stored.seq_no, stored.primary_term = hit.get("_seq_no"), hit.get("_primary_term")
             stored.stored_index = hit.get("_index")
-            if matches_stored(stored, story, canonical, self._rules):
-                return stored
-        return None
+            if stored.story_id not in cache:
+                cache[stored.story_id] = story_entries(stored)
+            if matches_stored(stored, story, entries, self._rules, cache[stored.story_id]):
+                found.append(stored)
+        return found
+
+
+class Reconciler:
+    """After a write: the stored stories each written story copies, merged with it into one
+    (``merge_stories``; None where it copies none). The index sink calls it on the stories it
+    created in a streaming job, where two windows may each have made a new story of the same
+    copies, and on stories whose absorbed versions changed meanwhile. Each written story must
+    carry its stored position (``seq_no``, ``primary_term``, ``stored_index``)."""
+
+    def __init__(self, es: EsConfig, rules: MatchRules, candidates: int = 10) -> None:
+        self._stored = StoredStories(es, rules, candidates)
+
+    def open(self, client: Any = None) -> None:
+        self._stored.open(client)
+
+    def close(self) -> None:
+        self._stored.close()
+
+    def __call__(self, written: Sequence[Story]) -> list[Story | None]:
+        items = [(story, story_entries(story)) for story in written]
+        found = self._stored.lookup(items, others_only=True)
+        out: list[Story | None] = []
+        for story, others in zip(written, found, strict=True):
+            if isinstance(others, Exception):
+                raise others
+            out.append(merge_stories([*others, story]) if others else None)
+        return out
 
 
 class _LookupError(Exception):

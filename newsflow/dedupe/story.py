@@ -1,9 +1,11 @@
-"""Stories from clusters of articles, and the merge of a cluster into a story stored earlier.
+"""Stories from clusters of articles, and the merge of a cluster into stories stored earlier.
 
-Pure functions shared by the Beam transform and its tests: which copies a story lists, which
-band keys it stores for later runs, and how a story found in Elasticsearch absorbs newcomers
-while keeping its ``story_id`` (and its canonical article, unless a newcomer is the earlier
-original). Merging the same articles twice gives the same story: copies are keyed by URL and
+Pure functions shared by the Beam transform and its tests: which copies a story lists (each with
+its text, so a later copy can be checked against every place the story appeared, as a batch
+would), which band keys it stores for later runs, and how stories found in Elasticsearch absorb
+newcomers and each other: the id of the stored story whose canonical article ranks first is
+kept, the canonical article is the one that ranks first among all, and the other stored stories
+are absorbed. Merging the same articles twice gives the same story: copies are keyed by URL and
 kept in a deterministic order.
 """
 
@@ -20,7 +22,7 @@ import numpy as np
 from newsflow.dedupe.canonical import Entry, canonical_ranks, story_id
 from newsflow.dedupe.cluster import MAX_BUCKET, Stats, cluster, url_band_key
 from newsflow.dedupe.match import DEFAULT_RULES, MatchRules
-from newsflow.dedupe.signature import Fingerprint, band_key_strings, fingerprint
+from newsflow.dedupe.signature import Fingerprint, band_key_strings, fingerprint, fingerprints
 from schemas.records import Article, Copy, Story
 
 # A story stores at most this many band keys (the canonical's first, then its copies').
@@ -39,7 +41,7 @@ class Member:
 
 def article_ref(article: Article, body_hash: str) -> str:
     """The dedupe step's id for one appearance: same URL and same body are one appearance."""
-    return hashlib.sha1(f"{article.url}\n{body_hash}".encode()).hexdigest()[:20]
+    return _ref(article.url, body_hash)
 
 
 def member_of(article: Article, fp: Fingerprint | None = None) -> Member:
@@ -101,7 +103,9 @@ def entry_from_tuple(t: EntryTuple) -> Entry:
                  fingerprint=fp, truncated=truncated)
 
 
-def copy_of(article: Article) -> Copy:
+def copy_of(article: Article, *, text: bool = True) -> Copy:
+    """Where ``article`` appeared, with its text unless ``text`` is False (the canonical
+    article's text is the story's body)."""
     return Copy(
         url=article.url,
         source=article.source,
@@ -109,15 +113,19 @@ def copy_of(article: Article) -> Copy:
         title=article.title,
         fetched_url=article.fetched_url,
         truncated=article.truncated,
+        body=article.body if text else "",
     )
 
 
 def merge_copies(*groups: Sequence[Copy]) -> list[Copy]:
-    """Copies keyed by URL (the first seen wins), ordered by time then URL."""
+    """Copies keyed by URL (the first seen wins, its text filled in from a later one if it
+    had none), ordered by time then URL."""
     by_url: dict[str, Copy] = {}
     for group in groups:
         for c in group:
-            by_url.setdefault(c.url, c)
+            seen = by_url.setdefault(c.url, c)
+            if not seen.body and c.body:
+                by_url[c.url] = replace(seen, body=c.body)
     return sorted(by_url.values(), key=lambda c: (c.published_at is None, _sort_time(c), c.url))
 
 
@@ -168,7 +176,7 @@ def build_story(members: Sequence[Member]) -> tuple[Story, Member]:
     fp = canonical.entry.fingerprint
     sid = story_id(canonical.article.url, fp.body_hash)
     story = story_from_article(canonical.article, sid, fp.body_hash)
-    story.copies = merge_copies([copy_of(m.article) for m in members])
+    story.copies = _with_texts(merge_copies([copy_of(m.article) for m in members]), story.url)
     story.copy_count = len(story.copies)
     story.band_keys = story_keys(canonical, members)
     return story, canonical
@@ -177,63 +185,123 @@ def build_story(members: Sequence[Member]) -> tuple[Story, Member]:
 def build_stories(
     members: Sequence[Member], rules: MatchRules = DEFAULT_RULES, stats: Stats | None = None,
     max_bucket: int = MAX_BUCKET,
-) -> list[tuple[Story, Member]]:
-    """The stories of a batch held in one process, with their canonical members: the batch
-    clustered (``cluster``), one story per cluster, its members in key order (as the keyed
-    path's grouping leaves them)."""
+) -> list[tuple[Story, list[Member]]]:
+    """The stories of a batch held in one process, with their members: the batch clustered
+    (``cluster``), one story per cluster, its members in key order (as the keyed path's
+    grouping leaves them)."""
     labels = cluster([m.entry for m in members], rules, stats, max_bucket)
     components: dict[int, list[Member]] = {}
     for member, label in zip(members, labels, strict=True):
         components.setdefault(label, []).append(member)
-    return [build_story(sorted(c, key=lambda m: m.entry.key)) for c in components.values()]
+    out = []
+    for component in components.values():
+        ordered = sorted(component, key=lambda m: m.entry.key)
+        out.append((build_story(ordered)[0], ordered))
+    return out
 
 
-def stored_entry(story: Story) -> Entry:
-    """An ``Entry`` for a stored story's canonical article, fingerprinted from its stored body."""
-    fp = fingerprint(story.body)
-    return Entry(
-        key=f"stored:{story.story_id}",
-        url=story.url,
-        source=story.source,
-        published_at=story.published_at,
-        fingerprint=fp,
-        truncated=story.truncated,
-    )
+def story_entries(story: Story) -> list[Entry]:
+    """An ``Entry`` for every place ``story`` appeared whose text it holds (the canonical
+    article's from the story's body, the others' from their copies), fingerprinted now."""
+    texts: list[tuple[Copy, str]] = []
+    for c in story.copies:
+        text = story.body if c.url == story.url else c.body
+        if text:
+            texts.append((c, text))
+    if not any(c.url == story.url for c, _ in texts):  # a story stored without its copy
+        texts.insert(0, (Copy(url=story.url, source=story.source,
+                              published_at=story.published_at, truncated=story.truncated),
+                         story.body))
+    prints = fingerprints([text for _, text in texts])
+    return [
+        Entry(key=_ref(c.url, fp.body_hash), url=c.url, source=c.source,
+              published_at=c.published_at, fingerprint=fp, truncated=c.truncated)
+        for (c, _), fp in zip(texts, prints, strict=True)
+    ]
 
 
-def merge_into(existing: Story, new: Story, new_canonical: Member) -> Story:
-    """``existing`` with ``new``'s copies added; its id kept, its canonical kept unless the
-    newcomer's canonical is the earlier original."""
-    old = stored_entry(existing)
-    ranks = canonical_ranks([old, new_canonical.entry])
-    newcomer_wins = ranks[1] < ranks[0] and new_canonical.entry.url != existing.url
-    if newcomer_wins:
-        merged = replace(new, story_id=existing.story_id)
-    else:
-        merged = replace(existing)
-    merged.copies = merge_copies(existing.copies, new.copies)
-    merged.copy_count = len(merged.copies)
-    merged.band_keys = sorted(set(existing.band_keys) | set(new.band_keys))[:MAX_STORY_KEYS]
-    merged.seq_no, merged.primary_term = existing.seq_no, existing.primary_term
-    merged.stored_index = existing.stored_index
-    return merged
+def _ref(url: str, body_hash: str) -> str:
+    return hashlib.sha1(f"{url}\n{body_hash}".encode()).hexdigest()[:20]
+
+
+def merge_stories(
+    stored: Sequence[Story], new: Story | None = None, new_entries: Sequence[Entry] = (),
+) -> Story:
+    """Stored stories (one or more) and a newcomer (or none) that are one story, as one.
+
+    It keeps the id of the stored story whose canonical article ranks first (so the same
+    stories merged by two writers get the same id), and the canonical article that ranks first
+    among all their canonical articles, ranked with every place any of them appeared; the
+    other stored stories are ``absorbed`` (the sink deletes them). ``new_entries``: the
+    newcomer's entries, when known (else they are fingerprinted from its copies).
+    """
+    if not stored:
+        raise ValueError("merge_stories needs at least one stored story")
+    stories = [*stored, *([new] if new is not None else [])]
+    entries: list[list[Entry]] = [story_entries(s) for s in stored]
+    if new is not None:
+        entries.append(list(new_entries) or story_entries(new))
+    survivor, best = _survivor_and_best(stories, entries, len(stored))
+    return _merged(survivor, best, stories, stored)
 
 
 def combine_versions(versions: Sequence[Story]) -> Story:
-    """Several versions of one story id (two clusters of a run joined the same stored story)."""
-    entries = [stored_entry(v) for v in versions]
-    ranks = canonical_ranks(entries)
-    best = versions[min(range(len(versions)), key=ranks.__getitem__)]
-    merged = replace(best)
-    merged.copies = merge_copies(*(v.copies for v in versions))
+    """Several versions of one story id (two clusters of a run joined the same stored story,
+    or a write met a newer stored version) as one: the stored version's position kept."""
+    entries = [story_entries(v) for v in versions]
+    stored = [v for v in versions if v.seq_no is not None] or [versions[0]]
+    _, best = _survivor_and_best(list(versions), entries, len(versions))
+    return _merged(stored[0], best, list(versions), stored)
+
+
+def _survivor_and_best(
+    stories: Sequence[Story], entries: Sequence[Sequence[Entry]], stored_count: int,
+) -> tuple[Story, Story]:
+    """The stored story whose canonical ranks first (its id survives) and the story whose
+    canonical ranks first overall (its canonical article leads the merged story)."""
+    everyone: dict[str, Entry] = {}
+    for group in entries:
+        for e in group:
+            everyone.setdefault(e.key, e)
+    pool = list(everyone.values())
+    ranks = dict(zip((e.key for e in pool), canonical_ranks(pool), strict=True))
+
+    def rank(i: int) -> tuple[object, ...]:
+        own = [e for e in entries[i] if e.url == stories[i].url] or list(entries[i])
+        best = min((ranks[e.key] for e in own), default=(True,))
+        return (best, stories[i].story_id)
+
+    order = sorted(range(len(stories)), key=rank)
+    survivor = next(stories[i] for i in order if i < stored_count)
+    return survivor, stories[order[0]]
+
+
+def _merged(survivor: Story, best: Story, stories: Sequence[Story],
+            stored: Sequence[Story]) -> Story:
+    merged = replace(best, story_id=survivor.story_id)
+    texts = {s.url: s.body for s in stories}
+    copies = merge_copies(*(s.copies for s in [best, *stories]))
+    merged.copies = _with_texts(copies, merged.url, texts)
     merged.copy_count = len(merged.copies)
-    keys = sorted({k for v in versions for k in v.band_keys})
-    merged.band_keys = keys[:MAX_STORY_KEYS]
-    stored = next((v for v in versions if v.seq_no is not None), None)
-    merged.seq_no = stored.seq_no if stored else None
-    merged.primary_term = stored.primary_term if stored else None
-    merged.stored_index = stored.stored_index if stored else None
+    merged.band_keys = sorted({k for s in stories for k in s.band_keys})[:MAX_STORY_KEYS]
+    merged.seq_no, merged.primary_term = survivor.seq_no, survivor.primary_term
+    merged.stored_index = survivor.stored_index
+    absorbed: dict[str, Story] = {}
+    for s in [*stored, *stories]:
+        for gone in [s, *s.absorbed] if s.seq_no is not None else s.absorbed:
+            if gone.story_id != survivor.story_id:
+                absorbed.setdefault(gone.story_id, replace(gone, absorbed=[]))
+    merged.absorbed = list(absorbed.values())
     return merged
+
+
+def _with_texts(copies: Sequence[Copy], canonical_url: str,
+                texts: dict[str, str] | None = None) -> list[Copy]:
+    """``copies`` each with its text (from ``texts`` by URL when it has none), but the
+    canonical article's, whose text is the story's body."""
+    texts = texts or {}
+    return [replace(c, body="" if c.url == canonical_url else c.body or texts.get(c.url, ""))
+            for c in copies]
 
 
 def resolve_write_conflict(stored: Story, ours: Story) -> Story:
