@@ -70,6 +70,27 @@ def all_stories(config: es.EsConfig) -> list[dict[str, Any]]:
     return [h["_source"] for h in resp["hits"]["hits"]]
 
 
+def story_of_article(
+    stories: list[dict[str, Any]], expected: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """The story id each expected article landed in (articles not found are left out): by its
+    canonical URL, or by the page path it was fetched from."""
+    by_url: dict[str, str] = {}
+    by_path: dict[str, str] = {}
+    for story in stories:
+        for copy in story.get("copies") or []:
+            by_url[copy["url"]] = story["story_id"]
+            for u in (copy.get("fetched_url"), copy["url"]):
+                if u:
+                    by_path[urlsplit(u).path] = story["story_id"]
+    found: dict[str, str] = {}
+    for aid, art in expected.items():
+        sid = by_url.get(art["url"]) or by_path.get(art["path"])
+        if sid:
+            found[aid] = sid
+    return found
+
+
 def pair_scores(gold: dict[str, str], predicted: dict[str, str]) -> tuple[float, float, float]:
     def pairs(assign: dict[str, str]) -> set[tuple[str, str]]:
         groups: dict[str, list[str]] = {}
@@ -122,20 +143,7 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
             proc.terminate()
             proc.wait()
         stories = all_stories(config)
-    # Where each article landed: by canonical URL, or by the page path it was fetched from.
-    by_url: dict[str, str] = {}
-    by_path: dict[str, str] = {}
-    for story in stories:
-        for copy in story.get("copies") or []:
-            by_url[copy["url"]] = story["story_id"]
-            for u in (copy.get("fetched_url"), copy["url"]):
-                if u:
-                    by_path[urlsplit(u).path] = story["story_id"]
-    found: dict[str, str] = {}
-    for aid, art in expected.items():
-        sid = by_url.get(art["url"]) or by_path.get(art["path"])
-        if sid:
-            found[aid] = sid
+    found = story_of_article(stories, expected)
     gold = {aid: art["story"] for aid, art in expected.items()}
     predicted = {aid: found.get(aid, f"missing:{aid}") for aid in gold}
     precision, recall, f1 = pair_scores(gold, predicted)
