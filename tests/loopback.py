@@ -83,16 +83,19 @@ Handler = Callable[[Request], Response]
 
 
 class LoopbackServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 (a free port) with programmable routes."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or another loopback ``host``, such as 127.0.1.2:
+    a host of its own for politeness), a free port, with programmable routes."""
 
-    def __init__(self, fixtures: str | Path | None = None, port: int = 0) -> None:
+    def __init__(self, fixtures: str | Path | None = None, port: int = 0,
+                 host: str = "127.0.0.1") -> None:
         self._routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._hits: dict[str, int] = {}
         self.requests: list[Request] = []
         self.fixtures = Path(fixtures) if fixtures else None
-        self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
+        self.host = host
+        self._httpd = _Server((host, port), _make_handler(self))
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -123,7 +126,7 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
