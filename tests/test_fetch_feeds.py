@@ -16,13 +16,12 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow.es import EsConfig
 from newsflow.feedstate import FeedStateStore, PollPolicy, state_index
-from newsflow.http import FetchConfig
-from tests.loopback import LoopbackServer, Response
+from tests.loopback import LoopbackServer, Response, allowing_loopback
 from transforms.fetch import FetchFeeds
 from transforms.parse import ParseFeeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
+CONFIG = allowing_loopback(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8,
                      max_workers=8, max_bytes=200_000)
 COUNTERS = ("feeds_fetched", "feeds_not_modified", "feeds_failed", "entries_parsed",
