@@ -80,9 +80,9 @@ class NormaliseArticles(beam.PTransform):
     (``process`` waits for pages beyond it); they are fetched from all their hosts at once.
 
     ``extract_workers`` (default 1: in the DoFn's thread) is how many processes extract pages;
-    with more than one, each DoFn instance starts a pool of that many
-    (``newsflow.extract.pool``: forked from a warmed-up server, in the background while the
-    first pages download) in ``setup()`` and stops it in ``teardown()``. Either way outputs
+    with more than one, the DoFn instances of a worker share one pool of that many
+    (``newsflow.extract.pool``: forked from a warmed-up server, started in the background while
+    the first pages download, stopped when the last instance is torn down). Either way outputs
     come as pages arrive and are extracted, in any order, up to the end of the bundle; the
     outputs, dead letters and counters are the same.
     """
@@ -128,8 +128,9 @@ class _NormaliseFn(beam.DoFn):
         self._fetcher = Fetcher(self._config) if self._fetch_pages else None
         self._pool: ExtractionPool | None = None
         if self._fetcher is not None and self._workers > 1:
-            # Starts in the background (its workers warm up while the first pages download).
-            self._pool = ExtractionPool(self._workers)
+            # The process's pool, shared by every instance of this DoFn; it starts in the
+            # background (its workers warm up while the first pages download).
+            self._pool = ExtractionPool.acquire(self._workers)
 
     def teardown(self) -> None:
         fetcher = getattr(self, "_fetcher", None)
@@ -138,8 +139,8 @@ class _NormaliseFn(beam.DoFn):
         pool = getattr(self, "_pool", None)
         if pool is not None:
             # Every extraction was collected by finish_bundle: nothing is lost by not waiting
-            # for the idle workers to exit (about 0.3 s at the end of every batch job).
-            pool.shutdown()
+            # for the idle workers to exit.
+            pool.release()
             self._pool = None
 
     def start_bundle(self) -> None:
@@ -255,8 +256,7 @@ class _NormaliseFn(beam.DoFn):
         try:
             futures = self._pool.submit_each(extract_article_or_error, calls)
         except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
-            self._pool.shutdown()
-            self._pool = ExtractionPool(self._workers)
+            self._pool = self._pool.renewed()
             futures = self._pool.submit_each(extract_article_or_error, calls)
         self._tasks += 1
         events = self._events  # this bundle's: a later bundle starts counting afresh
