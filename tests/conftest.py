@@ -17,6 +17,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from local import esnode
 from newsflow import es
+from newsflow.feedstate import state_index
 from newsflow.netguard import ALLOW_HOSTS_ENV
 from pipelines import runners
 from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
@@ -47,6 +48,17 @@ def es_config(es_url: str) -> Iterator[es.EsConfig]:
     config = es.EsConfig(url=es_url, index=f"test-{uuid.uuid4().hex[:10]}")
     yield config
     es.delete_index(config)
+
+
+@pytest.fixture
+def state(es_config: es.EsConfig) -> Iterator[es.EsConfig]:
+    """``es_config`` whose feed-state index (``<alias>_feeds``) is deleted afterwards too."""
+    yield es_config
+    client = es_config.client()
+    try:
+        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
+    finally:
+        client.close()
 
 
 @pytest.fixture

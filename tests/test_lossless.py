@@ -18,7 +18,6 @@ from local.siteserver import SiteServer
 from newsflow import es
 from newsflow.cli import main
 from newsflow.commands.deadletters import load
-from newsflow.feedstate import state_index
 from pipelines import launcher
 
 
@@ -27,16 +26,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[SiteManifest, SiteServer]]:
     site = build_site(tmp_path / "site", feeds=6, articles=40, copy_rate=0.4, seed=3)
     with SiteServer(site.root) as server:
         yield site, server
-
-
-@pytest.fixture
-def with_state(es_config: es.EsConfig) -> Iterator[es.EsConfig]:
-    yield es_config
-    client = es_config.client()
-    try:
-        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
-    finally:
-        client.close()
 
 
 def _argv(site: SiteManifest, server: SiteServer, config: es.EsConfig, dead: Path) -> list[str]:
@@ -89,30 +78,30 @@ def _all_from_their_pages_in_their_stories(site: SiteManifest, server: SiteServe
 
 
 def test_pages_down_for_a_run_are_read_by_one_retry(
-        demo: tuple[SiteManifest, SiteServer], with_state: es.EsConfig, tmp_path: Path,
+        demo: tuple[SiteManifest, SiteServer], state: es.EsConfig, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     site, server = demo
     dead = tmp_path / "first.jsonl"
-    down = _first_run_with_pages_down(site, server, with_state, dead)
+    down = _first_run_with_pages_down(site, server, state, dead)
     before = len(server.requests)
     monkeypatch.chdir(tmp_path)
-    assert main(["deadletters", "retry", "--path", str(dead), "--es_url", with_state.url,
-                 "--es_index", with_state.index, "--per_host_delay", "0"]) == 0
+    assert main(["deadletters", "retry", "--path", str(dead), "--es_url", state.url,
+                 "--es_index", state.index, "--per_host_delay", "0"]) == 0
     fetched = {r.path.split("?")[0] for r in server.requests[before:] if r.path != "/robots.txt"}
     broken = {f["url"].replace("{BASE}", "") for f in site.feeds if f["state"] == "broken"}
     assert fetched == down | broken  # those pages and the feed that failed, nothing else
-    _all_from_their_pages_in_their_stories(site, server, with_state)
+    _all_from_their_pages_in_their_stories(site, server, state)
 
 
 def test_pages_down_for_a_run_are_read_by_the_next_run(
-        demo: tuple[SiteManifest, SiteServer], with_state: es.EsConfig, tmp_path: Path) -> None:
+        demo: tuple[SiteManifest, SiteServer], state: es.EsConfig, tmp_path: Path) -> None:
     site, server = demo
-    down = _first_run_with_pages_down(site, server, with_state, tmp_path / "first.jsonl")
+    down = _first_run_with_pages_down(site, server, state, tmp_path / "first.jsonl")
     before = len(server.requests)
-    second = launcher.run(_argv(site, server, with_state, tmp_path / "second.jsonl"),
+    second = launcher.run(_argv(site, server, state, tmp_path / "second.jsonl"),
                           quiet=True)
     assert second is not None and second.counters["articles_from_page"] == len(down)
     pages = {r.path.split("?")[0] for r in server.requests[before:]
              if r.path.startswith("/pages/")}
     assert pages == down  # only the pages still due
-    _all_from_their_pages_in_their_stories(site, server, with_state)
+    _all_from_their_pages_in_their_stories(site, server, state)

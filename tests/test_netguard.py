@@ -238,7 +238,7 @@ def test_an_elasticsearch_url_with_credentials_keeps_them_out_of_the_url() -> No
 
 
 def test_a_feed_s_credentials_reach_no_log_dead_letter_state_or_document(
-        loopback: LoopbackServer, es_config: es.EsConfig, tmp_path: Path,
+        loopback: LoopbackServer, state: es.EsConfig, tmp_path: Path,
         capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     from newsflow.feedstate import state_index
     from tests.loopback import Request, Response
@@ -258,18 +258,17 @@ def test_a_feed_s_credentials_reach_no_log_dead_letter_state_or_document(
                      + "\n")
     dead = tmp_path / "dead.jsonl"
     caplog.set_level("DEBUG")
-    summary = launcher.run(["--feeds", str(feeds), "--es_url", es_config.url,
-                            "--es_index", es_config.index, "--per_host_delay", "0",
+    summary = launcher.run(["--feeds", str(feeds), "--es_url", state.url,
+                            "--es_index", state.index, "--per_host_delay", "0",
                             "--dead_letters", str(dead)])
     assert summary is not None and summary.counters["articles_from_page"] == 1
     printed = capsys.readouterr()
-    client = es_config.client()
+    client = state.client()
     try:
-        client.indices.refresh(index=[es_config.index, state_index(es_config)])
-        stored = [json.dumps(h) for index in (es_config.index, state_index(es_config))
+        client.indices.refresh(index=[state.index, state_index(state)])
+        stored = [json.dumps(h) for index in (state.index, state_index(state))
                   for h in client.search(index=index, size=100)["hits"]["hits"]]
     finally:
-        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
         client.close()
     assert any("/gone" in line for line in dead.read_text().splitlines())  # a dead letter...
     assert any("***@" in doc for doc in stored)  # ... and state that name the feed, redacted
