@@ -113,19 +113,27 @@ def copy_of(article: Article, *, text: bool = True) -> Copy:
         title=article.title,
         fetched_url=article.fetched_url,
         truncated=article.truncated,
+        feed_url=article.feed_url,
+        guid=article.guid,
+        body_source=article.body_source,
         body=article.body if text else "",
     )
 
 
 def merge_copies(*groups: Sequence[Copy]) -> list[Copy]:
     """Copies keyed by URL (the first seen wins, its text filled in from a later one if it
-    had none), ordered by time then URL."""
+    had none), ordered by time then URL. A copy that stood in with the feed's text goes once
+    its page has been read: a copy from the page fetched from the same link (whose URL may
+    differ: the page names its canonical one) takes its place."""
+    copies = [c for group in groups for c in group]
+    read = {c.fetched_url for c in copies if c.body_source == "page" and c.fetched_url}
     by_url: dict[str, Copy] = {}
-    for group in groups:
-        for c in group:
-            seen = by_url.setdefault(c.url, c)
-            if not seen.body and c.body:
-                by_url[c.url] = replace(seen, body=c.body)
+    for c in copies:
+        if c.body_source == "feed" and c.fetched_url in read:
+            continue
+        seen = by_url.setdefault(c.url, c)
+        if not seen.body and c.body:
+            by_url[c.url] = replace(seen, body=c.body)
     return sorted(by_url.values(), key=lambda c: (c.published_at is None, _sort_time(c), c.url))
 
 
@@ -165,6 +173,7 @@ def story_from_article(article: Article, sid: str, body_hash: str) -> Story:
         feed_url=article.feed_url,
         word_count=article.word_count,
         truncated=article.truncated,
+        body_source=article.body_source,
         body_hash=body_hash,
     )
 
@@ -245,6 +254,11 @@ def merge_stories(
     return _merged(survivor, best, stories, stored)
 
 
+def _fetched_urls(story: Story, url: str) -> set[str]:
+    """The links fetched for ``story``'s copies at ``url`` (a stand-in's: the entry's link)."""
+    return {c.fetched_url or c.url for c in story.copies if c.url == url} | {url}
+
+
 def combine_versions(versions: Sequence[Story]) -> Story:
     """Several versions of one story id (two clusters of a run joined the same stored story,
     or a write met a newer stored version) as one: the stored version's position kept."""
@@ -273,7 +287,15 @@ def _survivor_and_best(
 
     order = sorted(range(len(stories)), key=rank)
     survivor = next(stories[i] for i in order if i < stored_count)
-    return survivor, stories[order[0]]
+    best = stories[order[0]]
+    if order[0] >= stored_count:  # a newcomer at a stored canonical URL does not replace it
+        best = next((s for s in stories[:stored_count] if s.url == best.url
+                     and not (s.body_source == "feed" and best.body_source == "page")), best)
+    if best.body_source == "feed":  # the same article read from its page is better
+        links = _fetched_urls(best, best.url)
+        best = next((s for s in stories if s.body_source == "page"
+                     and _fetched_urls(s, s.url) & links), best)
+    return survivor, best
 
 
 def _merged(survivor: Story, best: Story, stories: Sequence[Story],
