@@ -4,8 +4,8 @@ The canonical article is the one a reader should land on: the earliest credible
 ``published_at``, not an aggregator's re-post and not a truncated copy. "Credible" and
 "aggregator" are read from the cluster itself, with no list of sites: a page that credits
 another member's site in its furniture lines ("Read more at example.com") is a re-post; a body
-that stops mid-sentence, or that the normaliser marked truncated, is a partial copy. Those are
-only chosen when every member is one.
+that stops where another member goes on, or that another holds twice over, is a partial copy.
+Those are only chosen when every member is one.
 """
 
 from __future__ import annotations
@@ -45,12 +45,14 @@ def is_repost(entry: Entry, members: Sequence[Entry]) -> bool:
     return False
 
 
-def is_partial_of(a: Fingerprint, b: Fingerprint) -> bool:
+def is_partial_of(a: Fingerprint, b: Fingerprint, *, cut: bool = False) -> bool:
     """True when ``a`` is a truncated copy or an excerpt of ``b``.
 
-    Truncated: ``a`` stops mid-sentence where ``b`` goes on in the same paragraph (mid-word: its
-    last shingle is not in ``b`` at all). Excerpt: ``b`` holds all of ``a`` and twice as much.
-    A copy that merely adds a line (a correction note) does not make ``a`` partial.
+    Truncated: ``a`` stops mid-sentence (or ``cut``: the normaliser saw it stop short) where
+    ``b`` goes on in the same paragraph (mid-word: its last shingle is not in ``b`` at all).
+    Excerpt: ``b`` holds all of ``a`` and twice as much. A copy that merely adds a line (a
+    correction note) does not make ``a`` partial, nor does a flag alone: a page that ends
+    without a full stop ("Houston, TX", a credit line) is no truncated copy.
     """
     if a.shingles.size == 0 or b.shingles.size == 0:
         return False
@@ -60,7 +62,7 @@ def is_partial_of(a: Fingerprint, b: Fingerprint) -> bool:
         return False
     if distinct_b.size >= 2 * distinct_a.size:
         return True
-    if a.complete or distinct_b.size <= distinct_a.size:
+    if (a.complete and not cut) or distinct_b.size <= distinct_a.size:
         return False
     where = np.flatnonzero(b.shingles == a.shingles[-1])
     if where.size == 0:
@@ -83,8 +85,10 @@ def canonical_ranks(members: Sequence[Entry]) -> list[tuple[object, ...]]:
     longest = sorted(members, key=lambda m: -m.fingerprint.shingles.size)[:_MAX_PARTIAL_CHECKS]
     ranks: list[tuple[object, ...]] = []
     for entry in members:
-        partial = entry.truncated or any(
-            m is not entry and is_partial_of(entry.fingerprint, m.fingerprint) for m in longest
+        partial = any(
+            m is not entry and is_partial_of(entry.fingerprint, m.fingerprint,
+                                             cut=entry.truncated)
+            for m in longest
         )
         ranks.append(
             (

@@ -10,9 +10,9 @@ containment alone would join:
 
 * a shared boilerplate paragraph (disclaimer, "about us"): the matched shingles of the shorter
   body must not all sit in one of its paragraphs other than the lead;
-* items built from one template (scores, prices, police blotters): each states numbers or
-  names the other lacks, where a copy's are all in the text it copies, and short bodies need
-  a higher containment;
+* items built from one template (scores, prices, police blotters): in the text both hold,
+  each states numbers or names the other lacks, where a copy's are all in the text it copies,
+  and short bodies need a higher containment;
 * the time horizon: copies appear within days of each other; an article weeks later that
   reuses a text is a new item (this is also the bound on streaming state).
 """
@@ -108,24 +108,34 @@ def is_copy(
         top = int(counts.argmax())
         if top != 0 and counts[top] >= rules.one_paragraph_share * shared:
             return False
-    # Template items (short): each states numbers or names the other lacks. A copy does not:
-    # whichever of the two is cut short, its numbers and names are all in the other (a
-    # number or name cut mid-way still counts). One changed figure is a correction.
+    # Template items (short): in the text both hold, each states numbers or names the other
+    # lacks. A copy does not: in that text its numbers and names are all in the other (a
+    # number or name cut mid-way still counts; a name is there if the word is, capitalised,
+    # wherever it stands), whatever lies beyond it (the rest of a truncated copy's original, a
+    # line one extractor kept and the other dropped). One changed figure is a correction.
     if small.short and large.short:
-        allowed = int(rules.max_number_miss * min(len(small.numbers), len(large.numbers)))
+        small_lines = np.unique(lines_of_values[hit])
+        large_lines = np.unique(large.shingle_lines()[isin_sorted(large.shingles, values)])
+        small_numbers = _in_lines(small.line_numbers, small_lines)
+        large_numbers = _in_lines(large.line_numbers, large_lines)
+        allowed = int(rules.max_number_miss * min(len(small_numbers), len(large_numbers)))
         if values.size >= rules.correction_shingles:
             allowed = max(allowed, 1)
-        if _both_miss(small.numbers, large.numbers) > allowed:
+        missed = min(_missing(small_numbers, large.numbers),
+                     _missing(large_numbers, small.numbers))
+        if missed > allowed:
             return False
-        allowed = int(rules.max_name_miss * min(len(small.names), len(large.names)))
-        if _both_miss(small.names, large.names) > allowed:
+        small_names = _in_lines(small.line_names, small_lines)
+        large_names = _in_lines(large.line_names, large_lines)
+        allowed = int(rules.max_name_miss * min(len(small_names), len(large_names)))
+        if min(_missing(small_names, large.caps), _missing(large_names, small.caps)) > allowed:
             return False
     return True
 
 
-def _both_miss(a: frozenset[str], b: frozenset[str]) -> int:
-    """How many items the side missing fewer of the other's items misses."""
-    return min(_missing(a, b), _missing(b, a))
+def _in_lines(per_line: tuple[frozenset[str], ...], lines: np.ndarray) -> frozenset[str]:
+    """What ``per_line`` records in ``lines``."""
+    return frozenset().union(*(per_line[i] for i in lines.tolist() if i < len(per_line)))
 
 
 def _missing(small: frozenset[str], large: frozenset[str]) -> int:

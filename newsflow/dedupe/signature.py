@@ -171,12 +171,18 @@ class Fingerprint:
     credits: frozenset[str] = frozenset()
     names: frozenset[str] = frozenset()
     short: bool = False  # numbers and names were recorded (a short body)
+    # Short bodies: the numbers and names of each content line (as ``line_starts``), and every
+    # capitalised word of the body.
+    line_numbers: tuple[frozenset[str], ...] = ()
+    line_names: tuple[frozenset[str], ...] = ()
+    caps: frozenset[str] = frozenset()
 
     def __reduce__(self) -> tuple[object, ...]:  # compact pickles: Beam ships these around
         return (
             Fingerprint,
             (self.shingles, self.line_starts, self.numbers, self.words, self.body_hash,
-             self.complete, self.bands, self.credits, self.names, self.short),
+             self.complete, self.bands, self.credits, self.names, self.short,
+             self.line_numbers, self.line_names, self.caps),
         )
 
     @property
@@ -294,11 +300,18 @@ def fingerprints(bodies: Sequence[str]) -> list[Fingerprint]:
     bands[empty, 1:] = 0
     content_words = np.bincount(cdoc, minlength=n_docs) if cdoc.size else np.zeros(n_docs)
 
+    first_line = np.concatenate(([0], np.cumsum(line_counts)))  # of each document, batch-wide
     out: list[Fingerprint] = []
     for d, prep in enumerate(preps):
         s0, s1 = int(shingle_bounds[d]), int(shingle_bounds[d + 1])
         a0, a1 = int(anchor_bounds[d]), int(anchor_bounds[d + 1])
         l0, l1 = int(line_bounds[d]), int(line_bounds[d + 1])
+        line_numbers: tuple[frozenset[str], ...] = ()
+        line_names: tuple[frozenset[str], ...] = ()
+        if prep.line_numbers or prep.line_names:  # the body's own line of each content line
+            own = (sline[line_heads[l0:l1]] - first_line[d]).tolist()
+            line_numbers = tuple(prep.line_numbers.get(i, _NONE) for i in own)
+            line_names = tuple(prep.line_names.get(i, _NONE) for i in own)
         out.append(
             Fingerprint(
                 shingles=sh32[s0:s1].copy(),
@@ -311,9 +324,15 @@ def fingerprints(bodies: Sequence[str]) -> list[Fingerprint]:
                 credits=prep.credits,
                 names=prep.names,
                 short=prep.words <= SHORT_WORDS,
+                line_numbers=line_numbers,
+                line_names=line_names,
+                caps=prep.caps,
             )
         )
     return out
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _batch_shingles(

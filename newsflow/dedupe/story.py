@@ -85,19 +85,23 @@ def entry_to_tuple(entry: Entry) -> EntryTuple:
         tuple(sorted(fp.numbers)), fp.words, fp.body_hash, fp.complete,
         np.ascontiguousarray(fp.bands, dtype=np.uint64).tobytes(),
         tuple(sorted(fp.credits)), tuple(sorted(fp.names)), fp.short,
+        tuple(tuple(sorted(x)) for x in fp.line_numbers),
+        tuple(tuple(sorted(x)) for x in fp.line_names), tuple(sorted(fp.caps)),
     )
 
 
 def entry_from_tuple(t: EntryTuple) -> Entry:
     """The ``Entry`` ``entry_to_tuple`` was given (its arrays read-only views of the bytes)."""
     (key, url, source, published, truncated, shingles, line_starts, numbers, words, body_hash,
-     complete, bands, credits, names, short) = t
+     complete, bands, credits, names, short, line_numbers, line_names, caps) = t
     fp = Fingerprint(
         shingles=np.frombuffer(shingles, dtype=np.uint32),
         line_starts=np.frombuffer(line_starts, dtype=np.int32),
         numbers=frozenset(numbers), words=words, body_hash=body_hash, complete=complete,
         bands=np.frombuffer(bands, dtype=np.uint64),
         credits=frozenset(credits), names=frozenset(names), short=short,
+        line_numbers=tuple(frozenset(x) for x in line_numbers),
+        line_names=tuple(frozenset(x) for x in line_names), caps=frozenset(caps),
     )
     return Entry(key=key, url=url, source=source, published_at=from_epoch_micros(published),
                  fingerprint=fp, truncated=truncated)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Lines shorter than this many words are page furniture ("Share with:", "Related Topics",
 # "Read more at example.com") rather than prose; they do not take part in fingerprints.
@@ -63,6 +63,7 @@ _AGENCY_ONLY = re.compile(
 _WORD = re.compile(r"\w+")
 _DOMAIN = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 _NAME = re.compile(r"(?<=[a-z0-9,;] )[A-Z][^\W\d_]+")
+_CAPITALISED = re.compile(r"(?<!\w)[A-Z][^\W\d_]+")
 _SENTENCE_END = (".", "!", "?", '"', "'", ")", "]", ":", ";")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*")
 
@@ -104,6 +105,11 @@ class Prepared:
     numbers: frozenset[str]  # only for short bodies (see SHORT_WORDS)
     names: frozenset[str]  # only for short bodies
     words: int
+    # Short bodies: the numbers and names of each line (by index in ``lines``), and every
+    # capitalised word (wherever it stands: a line-initial word is not a name, but it is there).
+    line_numbers: dict[int, frozenset[str]] = field(default_factory=dict)
+    line_names: dict[int, frozenset[str]] = field(default_factory=dict)
+    caps: frozenset[str] = frozenset()
 
 
 # Bodies up to this many words also record their numbers and names (template-item guard).
@@ -148,15 +154,29 @@ def prepare(body: str) -> Prepared:
             if "." in token:
                 credited.update(m.removeprefix("www.") for m in _DOMAIN.findall(token))
     short = total <= SHORT_WORDS
-    content = [ln for ln, p in zip(lines, prose, strict=True) if p]
+    line_numbers: dict[int, frozenset[str]] = {}
+    line_names: dict[int, frozenset[str]] = {}
+    caps: frozenset[str] = frozenset()
+    if short:
+        for i, ln in enumerate(lines):
+            if prose[i] and ln.count(" ") >= PROSE_WORDS - 1 and (found := _NUMBER.findall(ln)):
+                line_numbers[i] = frozenset(found)
+        original = unicodedata.normalize("NFKC", raw)
+        for i, ln in enumerate(original.splitlines()):
+            if _line_words(ln) >= MIN_LINE_WORDS and (found := _NAME.findall(ln)):
+                line_names[i] = frozenset(found)
+        caps = frozenset(_CAPITALISED.findall(original))
     return Prepared(
         lines=lines,
         prose=prose,
         complete=complete,
         credits=frozenset(credited),
-        numbers=numbers(content) if short else frozenset(),
-        names=names(raw) if short else frozenset(),
+        numbers=frozenset().union(*line_numbers.values()),
+        names=frozenset().union(*line_names.values()),
         words=total,
+        line_numbers=line_numbers,
+        line_names=line_names,
+        caps=caps,
     )
 
 
