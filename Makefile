@@ -40,11 +40,13 @@ lint: setup
 	$(BIN)/mypy newsflow transforms pipelines schemas local
 
 # eval and bench print their figures and write them into docs/quality.md and docs/performance.md.
+# eval/stream.py serves the site live and runs the streaming job on it: about four minutes.
 eval: setup
 	$(BIN)/python eval/extract.py
 	$(BIN)/python eval/dedupe.py
 	$(BIN)/python eval/feeds.py
 	$(BIN)/python eval/site.py
+	$(BIN)/python eval/stream.py
 
 bench: setup
 	$(BIN)/python bench/feeds.py

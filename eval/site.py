@@ -64,7 +64,7 @@ def all_stories(config: es.EsConfig) -> list[dict[str, Any]]:
         index=config.index,
         size=10000,
         query={"match_all": {}},
-        source_excludes=["body", "band_keys"],
+        source_excludes=["body", "band_keys", "copies.body"],
     )
     client.close()
     return [h["_source"] for h in resp["hits"]["hits"]]

@@ -14,10 +14,12 @@ items the server revealed while the job polled:
   ``WATCH_EVERY`` seconds, which bounds its error);
 - the batch job's figures on the same site (``eval/site.py``'s ``evaluate``), for comparison.
 
-Prints one line per figure and a JSON line; asserts nothing. About four minutes.
+Also printed: the stories the index split or joined, and the sink's counters of stories merged
+after their write (windows that raced). Prints one line per figure and a JSON line; asserts
+nothing. About four minutes.
 
 usage: python eval/stream.py [--step 20] [--duration 150] [--poll_interval 2]
-       [--min_poll_interval 5] [--no_batch]
+       [--min_poll_interval 5] [--lead SECONDS] [--site DIR] [--no_batch]
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class Watcher(threading.Thread):
     def look(self, client: Any) -> None:
         try:
             resp = client.search(index=self.config.index, size=10000,
-                                 query={"match_all": {}}, source_includes=["story_id", "copies"])
+                                 query={"match_all": {}},
+                                 source_includes=["story_id", "copies.url", "copies.fetched_url"])
         except Exception:  # noqa: BLE001 - the index may not exist yet
             return
         now = time.time()
@@ -129,6 +132,7 @@ def run_stream(site: Path, es_url: str, args: argparse.Namespace) -> dict[str, A
                 "--min_poll_interval", str(args.min_poll_interval),
                 "--duration", str(args.duration),
                 "--http_timeout", "5", "--http_retries", "1",
+                "--http_allow_hosts", "127.0.0.0/8",  # each outlet on its own 127.0.1.N
                 "--dead_letters", str(workdir / "dead.jsonl"),
             ], quiet=True)
             es.refresh(config)
@@ -161,7 +165,7 @@ def run_stream(site: Path, es_url: str, args: argparse.Namespace) -> dict[str, A
         "freshness_p95_s": round(percentile(delays, 0.95), 2),
         "freshness_max_s": round(max(delays), 2) if delays else None,
         "dead_letters": summary.dead_letters if summary else None,
-        "docs_conflicts": counters.get("docs_conflicts", 0),
+        **{name: counters.get(name, 0) for name in COUNTERS},
         "load_1min": f"{load_before:.1f} → {load_after:.1f}",
         "split_pairs": _split_pairs(gold, predicted),
     }
@@ -221,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# The sink's counters of stories merged after their write (windows that raced), and of
+# version conflicts met on the way.
+COUNTERS = ("stories_reconciled", "docs_deleted", "stories_unreconciled", "docs_conflicts")
+
 FIGURES = (  # (figure, label, target)
     ("articles_found", "share of articles found in their story", "1.0"),
     ("story_pair_precision", "story pair precision", ""),
@@ -230,6 +238,9 @@ FIGURES = (  # (figure, label, target)
     ("freshness_p95_s", "freshness p95 (s)", "≤ 8"),
     ("freshness_max_s", "freshness max (s)", ""),
     ("dead_letters", "dead letters", ""),
+    ("stories_reconciled", "stories merged once written (windows that raced)", ""),
+    ("docs_deleted", "stories absorbed into another, deleted", ""),
+    ("stories_unreconciled", "stories left overlapping another", "0"),
 )
 
 

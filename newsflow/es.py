@@ -484,7 +484,7 @@ def search(
                 "pre_tags": ["«"],
                 "post_tags": ["»"],
             },
-            source_excludes=["band_keys", "body"],
+            source_excludes=["band_keys", "body", "copies.body"],
             track_total_hits=True,
         )
     except NotFoundError:

@@ -9,8 +9,9 @@ stories, the lookup of stored stories); this module only moves data between work
 4. connected components by min-label propagation, a fixed number of rounds, each round one
    ``CoGroupByKey`` (no global step, no state in one worker);
 5. group articles by component label and build one ``Story`` per component;
-6. with an ``EsConfig``, look the story up among stored stories and merge it into the one it
-   copies (its id kept); the versions of one stored story are combined.
+6. with an ``EsConfig``, look the story up among stored stories and merge it with every one it
+   copies (the id of the one whose canonical ranks first kept, the others absorbed: the sink
+   deletes them); the versions of one stored story are combined.
 
 Every grouping is keyed, so a streaming job only windows the input.
 """
@@ -63,7 +64,8 @@ class DedupeArticles(beam.PTransform):
     Outputs (a tagged tuple):
       - ``stories`` (main): ``PCollection[Story]`` with ``copies`` (every appearance, the
         canonical included), ``copy_count``, ``band_keys`` and ``body_hash``; with ``es`` a
-        story that copies one stored earlier carries that story's ``story_id`` and copies;
+        story that copies ones stored earlier carries their copies and one of their
+        ``story_id``s, and lists the others in ``absorbed`` (``merge_stories``);
       - ``dead_letter``: ``PCollection[Failure]``, step ``dedupe``: articles that could not be
         fingerprinted, and Elasticsearch lookups that failed (the story is then emitted
         unmerged, with ``transient`` set on the failure).
@@ -450,8 +452,8 @@ class _BuildStoryFn(beam.DoFn):
 
 
 class _MergeStoredFn(beam.DoFn):
-    """Looks stories up among stored ones (``StoredStories``), ``lookup_batch`` in one search,
-    and merges each into the one it copies."""
+    """Looks stories up among stored ones (``StoredStories``), ``lookup_batch`` in one
+    ``msearch``, and merges each with every stored story it copies."""
 
     def __init__(
         self, es: EsConfig, rules: MatchRules, candidates: int, lookup_batch: int = LOOKUP_BATCH
