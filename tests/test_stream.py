@@ -373,3 +373,69 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     assert summary.counters.get("docs_failed", 0) == 0
     assert summary.counters.get("entries_skipped_seen", 0) > 0  # re-listed entries skipped
     assert freshness[0] > 0  # freshness_ms measured
+
+
+@pytest.mark.timeout(600)
+def test_live_copies_that_came_before_their_original_join_it_on_prism(
+    es_config: EsConfig, tmp_path: Path,
+) -> None:
+    """On Prism, against the real node: a brief of a story's first paragraphs and an excerpt
+    of its last ones (nothing in common) appear first, on two outlets, and become two stories.
+    The original appears later on a third and joins them, as a batch of the three does: one
+    story, led by the original."""
+    from local.siteserver import SiteServer
+    from newsflow.dedupe import fingerprint, is_copy
+    from pipelines import launcher
+
+    story = synthetic_story(random.Random(21), "bridge")
+    paragraphs = list(story.paragraphs)
+    brief = [*paragraphs[:2], "Read more at harbour-post.test"]
+    excerpt = [*paragraphs[-3:], "Continue reading at harbour-post.test"]
+    original, first, last = (fingerprint("\n\n".join(p)) for p in (paragraphs, brief, excerpt))
+    assert is_copy(first, original) and is_copy(last, original) and not is_copy(first, last)
+
+    ensure_index(es_config)
+    site = GrowingSite(tmp_path / "site", feeds=3)
+    now = datetime.now(UTC)
+    problems: list[str] = []
+    urls: list[str] = []
+    with SiteServer(site.root) as server:
+        base = server.url
+        feeds_txt = site.feed_list(base, tmp_path / "feeds.txt")
+
+        def driver() -> None:
+            try:
+                urls.append(base + site.add("f0", story.title, brief, now - timedelta(hours=1)))
+                urls.append(base + site.add("f1", story.title, excerpt, now - timedelta(hours=1)))
+                _wait("the brief and the excerpt searchable, as two stories",
+                      lambda: (a := _story_of(es_config, urls[0])) is not None
+                      and (b := _story_of(es_config, urls[1])) is not None
+                      and a.story_id != b.story_id, 120)
+                urls.append(base + site.add("f2", story.title, paragraphs,
+                                            now - timedelta(hours=3)))
+                _wait("one story of the three",
+                      lambda: (s := _story_of(es_config, urls[2])) is not None
+                      and {c.url for c in s.copies} == set(urls), 120)
+            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+                problems.append(repr(exc))
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        thread = threading.Thread(target=driver, daemon=True)
+        thread.start()
+        summary = launcher.run([
+            "--streaming", f"--feeds={feeds_txt}",
+            f"--es_url={es_config.url}", f"--es_index={es_config.index}",
+            "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
+            "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
+            f"--dead_letters={tmp_path / 'dead.jsonl'}",
+        ], quiet=True)
+        thread.join(10)
+
+    assert not problems, problems
+    assert summary is not None and summary.done
+    refresh(es_config)
+    stories = _stored(es_config)
+    assert [sorted(c.url for c in s.copies) for s in stories] == [sorted(urls)]
+    assert stories[0].url == urls[2]  # led by the original
+    assert summary.counters.get("docs_deleted", 0) == 1  # the other story, absorbed
