@@ -123,3 +123,11 @@ def test_build_stories_and_combine_by_id_as_the_in_memory_path_uses_them() -> No
     combined = combine_by_id([*same_id, second])
     assert [s.story_id for s in combined] == [first.story_id, second.story_id]
     assert combined[0].copy_count == 3
+
+
+def test_an_empty_pane_builds_no_story() -> None:
+    """Flink fires an empty pane for a key as a streaming job drains: no story, no error."""
+    from transforms.dedupe import _BuildStoryFn, _CombineVersionsFn
+
+    assert list(_BuildStoryFn(final=True).process(("label", []))) == []
+    assert list(_CombineVersionsFn().process(("story id", []))) == []

@@ -444,6 +444,8 @@ class _BuildStoryFn(beam.DoFn):
 
     def process(self, group: tuple[str, Iterable[Member]]) -> Iterator[_Built]:
         members = sorted(group[1], key=lambda m: m.entry.key)
+        if not members:  # an empty pane (Flink fires one for a key as a streaming job drains)
+            return
         story, _ = build_story(members)
         entries = tuple(m.entry for m in members)
         if self._final:  # without Elasticsearch every story is new
@@ -553,4 +555,5 @@ class _DedupeInMemoryFn(beam.DoFn):
 class _CombineVersionsFn(beam.DoFn):
     def process(self, group: tuple[str, Iterable[Story]]) -> Iterator[Story]:
         versions = list(group[1])
-        yield versions[0] if len(versions) == 1 else combine_versions(versions)
+        if versions:  # a runner may fire an empty pane
+            yield versions[0] if len(versions) == 1 else combine_versions(versions)
