@@ -46,7 +46,7 @@ MAX_HTML_CHARS = 2_000_000  # longer pages are cut: no article needs more, and t
 MAX_NODES = 10_000  # beyond this many elements only trafilatura runs (no second opinion)
 MAX_PARSED_NODES = 20_000  # a page with more elements is cut to this many (about)
 _SUMMARY_CHARS = 300
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.I)  # ends at ">", as in browsers
 _THREAD = threading.local()  # this thread's HTML parser
 
 
@@ -69,9 +69,37 @@ def _html_parser() -> lxml.html.HTMLParser:
     return parser
 
 
+_CODE_OPEN = re.compile(r"<(script|style)\b([^>]*)>", re.I)
+
+
+def _without_code(text: str) -> str:
+    """The page without the contents of its scripts and styles (JSON-LD kept), in linear time.
+
+    Pages over the size bound are almost always big because of inline code (a framework's
+    state, a megabyte of JSON): cutting the raw text would cut the story that follows it.
+    """
+    lower = text.lower()
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_OPEN.finditer(text):
+        if match.start() < pos:
+            continue  # inside the previous element (a "<script" in a string)
+        tag = match.group(1).lower()
+        end = lower.find(f"</{tag}", match.end())
+        end = len(text) if end < 0 else end
+        if tag == "script" and "ld+json" in match.group(2).lower():
+            continue
+        out.append(text[pos:match.end()])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _Element | None:
     """Decode and parse a page, bounded in size; None when there is no document at all."""
     text = decode_html(html, headers)
+    if len(text) > MAX_HTML_CHARS:
+        text = _without_code(text)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
     text = _XML_DECLARATION.sub("", text, count=1).replace("\x00", "")
