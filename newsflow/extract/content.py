@@ -119,36 +119,34 @@ def prune_chrome(tree: _Element) -> None:
     unlayout_tables(tree)
 
 
-_CELL_BLOCKS = frozenset("table div p ul ol dl h1 h2 h3 h4 h5 h6 blockquote pre article section "
-                         "center form".split())
+_CELL_BLOCKS = etree.XPath(
+    "boolean(.//*[self::table or self::div or self::p or self::ul or self::ol or self::dl"
+    " or self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6"
+    " or self::blockquote or self::pre or self::article or self::section or self::center"
+    " or self::form])"
+)
 _CELL_WORDS = 50  # a data table's cell holds a figure or a name, not a paragraph
-_TABLE_PARTS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption")
 
 
 def _is_layout(table: _Element) -> bool:
-    """Whether a ``<table>`` lays the page out rather than tabulating data: one of its own
-    cells holds block content (paragraphs, lists, another table) or a paragraph's worth of
-    words."""
-    for cell in table.iter("td", "th"):
-        owner = next(cell.iterancestors("table"), None)
-        if owner is not table:
-            continue
-        if any(isinstance(el.tag, str) and el.tag in _CELL_BLOCKS for el in cell.iterdescendants()):
-            return True
-        if len(cell.text_content().split()) >= _CELL_WORDS:
-            return True
-    return False
+    """Whether a ``<table>`` lays the page out rather than tabulating data: its cells hold
+    block content (paragraphs, lists, another table) or a paragraph's worth of words."""
+    if _CELL_BLOCKS(table):
+        return True
+    return any(len(cell.text_content().split()) >= _CELL_WORDS
+               for cell in table.iter("td", "th"))
 
 
 def unlayout_tables(tree: _Element) -> None:
-    """Turn layout tables into plain blocks, in place, so the extractors see a table cell that
-    holds the story as the container it is (trafilatura flattens each cell into one line,
-    story and navigation alike); data tables stay tables."""
-    layout = [t for t in tree.iter("table") if _is_layout(t)]
-    for table in layout:
-        for el in [table, *table.iterdescendants(*_TABLE_PARTS)]:
-            if el is table or next(el.iterancestors("table"), None) is table:
-                el.tag = "div"
+    """Turn each layout table into a plain block, in place; data tables stay tables.
+
+    trafilatura writes a table row as one line, so a cell that holds the story and the cell
+    beside it that holds the navigation come out as a single paragraph that neither the
+    combiner nor the cleanup can take apart. Without the ``<table>`` around them, each cell
+    is a block of its own; the cells stay cells, which readability scores as paragraphs.
+    """
+    for table in [t for t in tree.iter("table") if _is_layout(t)]:
+        table.tag = "div"
 
 
 _WIDGET_WORDS = 150  # a search, login, poll or newsletter form has far fewer words of its own
@@ -218,30 +216,27 @@ def _words(paragraph: str) -> list[str]:
     return _WORD.findall(paragraph.lower())
 
 
-def _ngram_pool(paragraphs: list[str]) -> set[tuple[str, ...]]:
-    """Every run of one, two and three words of an extraction, read as one stream of words (so
-    that two extractors that split the same text differently still share its runs)."""
-    words = [w for p in paragraphs for w in _words(p)]
-    pool: set[tuple[str, ...]] = set()
-    for n in (1, 2, 3):
-        pool.update(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+def _runs(words: list[str]) -> set[tuple[str, ...]]:
+    """A paragraph's runs of three words (the paragraph itself when it is shorter)."""
+    if len(words) < 3:
+        return {tuple(words)} if words else set()
+    return set(zip(words, words[1:], words[2:], strict=False))
+
+
+def _ngram_pool(words: list[str]) -> set[tuple[str, ...]]:
+    """Every run of one, two and three words of an extraction's word stream (read as one
+    stream, so that two extractors that split the same text differently still share its runs)."""
+    pool: set[tuple[str, ...]] = {(w,) for w in words}
+    pool.update(zip(words, words[1:], strict=False))
+    pool.update(zip(words, words[1:], words[2:], strict=False))
     return pool
 
 
-def _shared(paragraph: str, pool: set[tuple[str, ...]]) -> bool:
+def _shared(words: list[str], pool: set[tuple[str, ...]]) -> bool:
     """Whether the other extraction has this paragraph: half its three-word runs (all of its
     words, when it is shorter) occur there."""
-    words = _words(paragraph)
-    if len(words) < 3:
-        return bool(words) and tuple(words) in pool
-    runs = {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
-    return sum(1 for run in runs if run in pool) >= 0.5 * len(runs)
-
-
-def _prose_words(paragraphs: list[str]) -> int:
-    from newsflow.extract.clean import is_prose
-
-    return sum(len(p.split()) for p in paragraphs if is_prose(p))
+    runs = _runs(words)
+    return bool(runs) and 2 * len(runs & pool) >= len(runs)
 
 
 def _blocks_by_text(root: _Element) -> dict[str, _Element]:
@@ -254,10 +249,11 @@ def _blocks_by_text(root: _Element) -> dict[str, _Element]:
     owners = [root]
 
     def flush(owner: _Element) -> None:
-        key = word_key("".join(buf))
-        buf.clear()
-        if key and key not in out:
-            out[key] = owner
+        if buf:
+            text = "".join(buf)
+            buf.clear()
+            if not text.isspace():
+                out.setdefault(word_key(text), owner)
 
     def walk(el: _Element) -> None:
         tag = el.tag if isinstance(el.tag, str) else ""
@@ -294,25 +290,25 @@ def _container(elements: list[_Element]) -> _Element | None:
     return common[0] if common else None
 
 
-def _span(paragraphs: list[str], shared: list[bool], places: list[_Element | None],
+def _span(sizes: list[int], shared: list[bool], places: list[_Element | None],
           container: _Element | None) -> tuple[int, int]:
-    """First and last index of the story in one extraction: from the first to the last shared
-    paragraph of four words or more (any shared one if there is none), widened over the
-    paragraphs next to it that sit in the story's container. (0, -1) when nothing is shared."""
-    anchors = [i for i, (p, s) in enumerate(zip(paragraphs, shared, strict=True))
-               if s and len(_words(p)) >= _ANCHOR_WORDS] or [i for i, s in enumerate(shared) if s]
+    """First and last index of the story in one extraction (of paragraphs of ``sizes`` words):
+    from the first to the last shared paragraph of four words or more (any shared one if there
+    is none), widened over the paragraphs next to it that sit in the story's container.
+    (0, -1) when nothing is shared."""
+    anchors = [i for i, (n, s) in enumerate(zip(sizes, shared, strict=True))
+               if s and n >= _ANCHOR_WORDS] or [i for i, s in enumerate(shared) if s]
     if not anchors:
         return 0, -1
     lo, hi = anchors[0], anchors[-1]
 
     def inside(i: int) -> bool:
-        place = places[i]
-        return container is not None and place is not None and (
-            place is container or container in place.iterancestors())
+        place = places[i] if container is not None else None
+        return place is not None and (place is container or container in place.iterancestors())
 
     while lo > 0 and inside(lo - 1):
         lo -= 1
-    while hi < len(paragraphs) - 1 and inside(hi + 1):
+    while hi < len(sizes) - 1 and inside(hi + 1):
         hi += 1
     return lo, hi
 
@@ -320,6 +316,33 @@ def _span(paragraphs: list[str], shared: list[bool], places: list[_Element | Non
 _ANCHOR_WORDS = 4  # a shared paragraph this long marks the story (a shared word or two may not)
 _AGREED_PROSE = 150  # agreeing on fewer words of prose than this may be agreeing on a fragment...
 _FRAGMENT_EXTRA = 100  # ...when one of them has at least this much more prose (and twice as much)
+
+
+@dataclass
+class _Side:
+    """One extraction, read once: each paragraph's words, prose word count and sharedness."""
+
+    paragraphs: list[str]
+    words: list[list[str]]
+    prose: list[int]  # the paragraph's word count if it is prose, else 0
+    shared: list[bool]
+
+    @classmethod
+    def read(cls, paragraphs: list[str]) -> _Side:
+        from newsflow.extract.clean import is_prose
+
+        paragraphs = [p for p in paragraphs if _WORD.search(p)]
+        return cls(paragraphs, [_words(p) for p in paragraphs],
+                   [len(p.split()) if is_prose(p) else 0 for p in paragraphs],
+                   [False] * len(paragraphs))
+
+    def size(self, shared: bool | None = None) -> int:
+        return sum(len(w) for w, s in zip(self.words, self.shared, strict=True)
+                   if shared is None or s == shared)
+
+    def prose_words(self, shared: bool | None = None) -> int:
+        return sum(n for n, s in zip(self.prose, self.shared, strict=True)
+                   if shared is None or s == shared)
 
 
 def merge_extractions(first: list[str], second: list[str], tree: _Element | None = None,
@@ -338,66 +361,64 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
       last paragraph that one extractor dropped) and drop the rest (related links, comments,
       newsletter boxes); inside it we keep ``first``'s paragraphs and ``second``'s prose.
     """
-    first = [p for p in first if _WORD.search(p)]
-    second = [p for p in second if _WORD.search(p)]
-    if not second:
-        return first, "trafilatura"
-    if not first:
-        return second, "readability"
-    pool_a, pool_b = _ngram_pool(first), _ngram_pool(second)
-    shared_a = [_shared(p, pool_b) for p in first]
-    shared_b = [_shared(p, pool_a) for p in second]
-    words_a = sum(len(_words(p)) for p, s in zip(first, shared_a, strict=True) if s)
-    words_b = sum(len(_words(p)) for p, s in zip(second, shared_b, strict=True) if s)
-    total = min(sum(len(_words(p)) for p in first), sum(len(_words(p)) for p in second))
-    if min(words_a, words_b) < 0.5 * total:
-        if _prose_words(first) >= _prose_words(second):
-            return first, "trafilatura"
-        return second, "readability"
-    agreed = max(_prose_words([p for p, s in zip(first, shared_a, strict=True) if s]),
-                 _prose_words([p for p, s in zip(second, shared_b, strict=True) if s]))
+    a, b = _Side.read(first), _Side.read(second)
+    if not b.paragraphs:
+        return a.paragraphs, "trafilatura"
+    if not a.paragraphs:
+        return b.paragraphs, "readability"
+    stream_a = [w for ws in a.words for w in ws]
+    stream_b = [w for ws in b.words for w in ws]
+    if stream_a == stream_b:
+        return a.paragraphs, "trafilatura"  # the same text (split alike or not)
+    pool_a, pool_b = _ngram_pool(stream_a), _ngram_pool(stream_b)
+    a.shared = [_shared(w, pool_b) for w in a.words]
+    b.shared = [_shared(w, pool_a) for w in b.words]
+    if min(a.size(True), b.size(True)) < 0.5 * min(a.size(), b.size()):
+        if a.prose_words() >= b.prose_words():
+            return a.paragraphs, "trafilatura"
+        return b.paragraphs, "readability"
+    agreed = max(a.prose_words(True), b.prose_words(True))
     if agreed < _AGREED_PROSE:
-        own_a = _prose_words([p for p, s in zip(first, shared_a, strict=True) if not s])
-        own_b = _prose_words([p for p, s in zip(second, shared_b, strict=True) if not s])
-        own, whole, method = max((own_a, first, "trafilatura"), (own_b, second, "readability"),
+        own, whole, method = max((a.prose_words(False), a.paragraphs, "trafilatura"),
+                                 (b.prose_words(False), b.paragraphs, "readability"),
                                  key=lambda x: x[0])
         if own >= max(_FRAGMENT_EXTRA, 2 * agreed):
             return whole, method
-    from newsflow.extract.clean import is_prose, word_key
+    return _merge_spans(a, b, tree), "combined"
 
-    blocks = _blocks_by_text(tree) if tree is not None else {}
-    places_a = [blocks.get(word_key(p)) for p in first]
-    places_b = [blocks.get(word_key(p)) for p in second]
-    placed = [(place, len(_words(p))) for places, paragraphs, shared in (
-        (places_a, first, shared_a), (places_b, second, shared_b))
-        for place, p, s in zip(places, paragraphs, shared, strict=True)
-        if s and place is not None]
+
+def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
+    """``a``'s story span, with ``b``'s own prose from its span put where ``b`` has it."""
+    sizes_a, sizes_b = [len(w) for w in a.words], [len(w) for w in b.words]
+    whole = (0, len(sizes_a) - 1) == _span(sizes_a, a.shared, [], None) and (
+        (0, len(sizes_b) - 1) == _span(sizes_b, b.shared, [], None))
+    # Where the paragraphs are on the page matters only when the span leaves some out.
+    blocks = _blocks_by_text(tree) if tree is not None and not whole else {}
+    places_a = [blocks.get(" ".join(w)) for w in a.words]
+    places_b = [blocks.get(" ".join(w)) for w in b.words]
+    placed = [(place, len(words)) for side, places in ((a, places_a), (b, places_b))
+              for place, words, s in zip(places, side.words, side.shared, strict=True)
+              if s and place is not None]
     container = _container([place for place, n in placed if n >= _ANCHOR_WORDS]
                            or [place for place, _ in placed])
-    a0, a1 = _span(first, shared_a, places_a, container)
-    b0, b1 = _span(second, shared_b, places_b, container)
-    out = first[a0:a1 + 1]
-    # second's own prose, each after the paragraph of ours that holds the text it follows
-    runs: dict[tuple[str, ...], int] = {}
-    for i, p in enumerate(out):
-        w = _words(p)
-        for j in range(max(len(w) - 2, 1)):
-            runs.setdefault(tuple(w[j:j + 3]), i)
+    a0, a1 = _span(sizes_a, a.shared, places_a, container)
+    b0, b1 = _span(sizes_b, b.shared, places_b, container)
+    # Where each of a's three-word runs is, to put b's paragraphs after the text they follow.
+    where: dict[tuple[str, ...], int] = {}
+    for i in range(a1, a0 - 1, -1):
+        where.update(dict.fromkeys(_runs(a.words[i]), i))
     inserts: dict[int, list[str]] = {}
-    at = -1
-    for p, s in zip(second[b0:b1 + 1], shared_b[b0:b1 + 1], strict=True):
-        if s:
-            w = _words(p)
-            found = [runs[run] for j in range(max(len(w) - 2, 1))
-                     if (run := tuple(w[j:j + 3])) in runs]
-            at = max(found) if found else at
-        elif is_prose(p):
-            inserts.setdefault(at, []).append(p)
-    merged = inserts.get(-1, [])
-    for i, p in enumerate(out):
-        merged.append(p)
+    at = a0 - 1
+    for i in range(b0, b1 + 1):
+        if b.shared[i]:
+            at = max((where[run] for run in _runs(b.words[i]) if run in where), default=at)
+        elif b.prose[i]:
+            inserts.setdefault(at, []).append(b.paragraphs[i])
+    merged = list(inserts.get(a0 - 1, []))
+    for i in range(a0, a1 + 1):
+        merged.append(a.paragraphs[i])
         merged.extend(inserts.get(i, []))
-    return merged, "combined"
+    return merged
 
 
 def _text_length(el: _Element) -> int:
@@ -435,6 +456,31 @@ def _tree_document_class() -> Any:
         def get_link_density(self, elem: _Element) -> float:
             links = sum(_text_length(a) for a in elem.iterdescendants("a"))
             return links / max(_text_length(elem), 1)
+
+        def score_paragraphs(self) -> dict[_Element, dict[str, Any]]:
+            # readability's scoring, with white space normalised by one split instead of three
+            # regular expressions per paragraph, and no debug descriptions built.
+            candidates: dict[_Element, dict[str, Any]] = {}
+            ordered = []
+            for elem in self.tags(self._html(), "p", "pre", "td", "blockquote"):
+                parent = elem.getparent()
+                if parent is None:
+                    continue
+                grandparent = parent.getparent()
+                text = " ".join((elem.text_content() or "").split())
+                if len(text) < self.min_text_length:
+                    continue
+                for node in (parent, grandparent):
+                    if node is not None and node not in candidates:
+                        candidates[node] = self.score_node(node)
+                        ordered.append(node)
+                score = 1 + len(text.split(",")) + min(len(text) / 100, 3)
+                candidates[parent]["content_score"] += score
+                if grandparent is not None:
+                    candidates[grandparent]["content_score"] += score / 2.0
+            for node in ordered:
+                candidates[node]["content_score"] *= 1 - self.get_link_density(node)
+            return candidates
 
         def remove_unlikely_candidates(self) -> None:
             # readability's rule, tested only on elements that have a class or an id.
@@ -541,7 +587,7 @@ def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
     return out
 
 
-_ODD_SHARE = 0.05  # this share of an extraction's words outside prose makes it look twice
+_ODD_SHARE = 0.1  # this share of an extraction's words outside prose makes it look twice
 
 
 def _needs_second_opinion(paragraphs: list[str], tree: _Element) -> bool:
@@ -551,7 +597,7 @@ def _needs_second_opinion(paragraphs: list[str], tree: _Element) -> bool:
     page's text, so trafilatura may have missed the story (a short page is just short);
     lines at its edges that are not prose (headline, newsletter box, "related" lists,
     copyright), which is where it goes wrong; a line that is the text of a link on the page (a
-    list of other stories); or a twentieth of its words in lines that are not prose (table
+    list of other stories); or a tenth of its words in lines that are not prose (table
     rows of a layout, navigation, teasers).
     """
     from newsflow.extract.clean import is_prose, word_key
