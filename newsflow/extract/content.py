@@ -119,22 +119,24 @@ def prune_chrome(tree: _Element) -> None:
     unlayout_tables(tree)
 
 
-_CELL_BLOCKS = etree.XPath(
-    "boolean(.//*[self::table or self::div or self::p or self::ul or self::ol or self::dl"
-    " or self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6"
-    " or self::blockquote or self::pre or self::article or self::section or self::center"
-    " or self::form])"
-)
+_CELL_BLOCKS = ("table", "div", "p", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6",
+                "blockquote", "pre", "article", "section", "center", "form")
 _CELL_WORDS = 50  # a data table's cell holds a figure or a name, not a paragraph
 
 
-def _is_layout(table: _Element) -> bool:
-    """Whether a ``<table>`` lays the page out rather than tabulating data: its cells hold
-    block content (paragraphs, lists, another table) or a paragraph's worth of words."""
-    if _CELL_BLOCKS(table):
-        return True
-    return any(len(cell.text_content().split()) >= _CELL_WORDS
-               for cell in table.iter("td", "th"))
+def _layout_tables(tree: _Element) -> list[_Element]:
+    """The tables that lay the page out rather than tabulate data: their cells hold block
+    content (paragraphs, lists, another table) or a paragraph's worth of words."""
+    layout: dict[_Element, None] = {}
+    for block in tree.iter(*_CELL_BLOCKS):
+        table = next(block.iterancestors("table"), None)
+        if table is not None:
+            layout[table] = None
+    for table in tree.iter("table"):
+        if table not in layout and any(len(cell.text_content().split()) >= _CELL_WORDS
+                                       for cell in table.iter("td", "th")):
+            layout[table] = None
+    return list(layout)
 
 
 def unlayout_tables(tree: _Element) -> None:
@@ -145,7 +147,7 @@ def unlayout_tables(tree: _Element) -> None:
     combiner nor the cleanup can take apart. Without the ``<table>`` around them, each cell
     is a block of its own; the cells stay cells, which readability scores as paragraphs.
     """
-    for table in [t for t in tree.iter("table") if _is_layout(t)]:
+    for table in _layout_tables(tree):
         table.tag = "div"
 
 
