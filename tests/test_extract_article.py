@@ -365,3 +365,14 @@ def test_when_readability_misses_the_story_trafilatura_s_is_kept() -> None:
     article = extract_article(html, "https://example.org/pier", fetched_at=NOW)
     assert all(s in article.body for s in STORY_SENTENCES)
     assert "Another headline" not in article.body
+
+
+def test_readability_keeps_an_article_whose_classes_name_its_topics() -> None:
+    from newsflow.extract.content import readability_paragraphs
+
+    story = "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+    html = ("<html><body><nav><a href='/'>Home</a></nav><article class='post tag-harbour "
+            f"tag-jobs category-news'>{story}<div class='share-tools'>Share this</div>"
+            "</article></body></html>")
+    paragraphs = readability_paragraphs(_pruned(html))
+    assert paragraphs == STORY_SENTENCES  # the share box goes, the tagged article stays
