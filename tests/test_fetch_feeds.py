@@ -22,7 +22,7 @@ from transforms.fetch import FetchFeeds
 from transforms.parse import ParseFeeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-CONFIG = FetchConfig(connect_timeout=2, read_timeout=1, retries=1, backoff_base=0,
+CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8,
                      max_workers=8, max_bytes=200_000)
 COUNTERS = ("feeds_fetched", "feeds_not_modified", "feeds_failed", "entries_parsed",

@@ -6,7 +6,6 @@ import dataclasses
 import http.server
 import socketserver
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -152,14 +151,17 @@ def test_unreachable_elasticsearch_is_one_clear_error_naming_the_url() -> None:
 
 
 class _Throttle:
-    """A real HTTP proxy in front of the node that answers the first N bulk requests with 429,
-    and holds every other bulk request ``hold`` seconds before passing it on (counting how many
-    it holds at once)."""
+    """A real HTTP proxy in front of the node that answers the first N bulk requests with 429.
 
-    def __init__(self, upstream: str, refuse: int, hold: float = 0.0) -> None:
+    With ``gather`` set, it holds the bulk requests it gets until ``gather`` of them are held at
+    once (or 60 s have passed), then ``grace`` seconds more, in which a request beyond those
+    would arrive and be counted, and lets them all through; later ones pass at once.
+    ``most_held`` is the most it held at once."""
+
+    def __init__(self, upstream: str, refuse: int, gather: int = 0, grace: float = 0.5) -> None:
         self.upstream, self.refused, self.refuse = upstream, 0, refuse
-        self.hold, self.holding, self.most_held = hold, 0, 0
-        self.lock = threading.Lock()
+        self.gather, self.grace, self.holding, self.most_held = gather, grace, 0, 0
+        self.lock = threading.Condition()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -182,13 +184,15 @@ class _Throttle:
                     self.end_headers()
                     self.wfile.write(body)
                     return
-                if "_bulk" in self.path and proxy.hold:
+                if "_bulk" in self.path:
                     with proxy.lock:
-                        proxy.holding += 1
-                        proxy.most_held = max(proxy.most_held, proxy.holding)
-                    time.sleep(proxy.hold)
-                    with proxy.lock:
-                        proxy.holding -= 1
+                        if proxy.most_held < proxy.gather:  # still gathering
+                            proxy.holding += 1
+                            proxy.most_held = max(proxy.most_held, proxy.holding)
+                            proxy.lock.notify_all()
+                            proxy.lock.wait_for(lambda: proxy.most_held >= proxy.gather, 60)
+                            proxy.lock.wait(proxy.grace)
+                            proxy.holding -= 1
                 headers = {
                     k: v
                     for k, v in self.headers.items()
@@ -241,7 +245,7 @@ def test_real_429_is_retried_until_the_batch_lands(
 
 
 def test_batches_go_out_while_earlier_ones_are_being_indexed(es_config: es.EsConfig) -> None:
-    proxy = _Throttle(es_config.url, refuse=0, hold=0.5)
+    proxy = _Throttle(es_config.url, refuse=0, gather=IN_FLIGHT)
     try:
         via_proxy = es.EsConfig(url=proxy.url, index=es_config.index)
         run_index(via_proxy, [story(n) for n in range(1, 7)], batch_size=1)

@@ -19,11 +19,13 @@ from apache_beam.testing.util import assert_that, equal_to
 import newsflow.extract
 from newsflow.http import FetchConfig
 from schemas.records import FeedEntry
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, wait_for
 from transforms.normalise import NormaliseArticles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
-CONFIG = FetchConfig(connect_timeout=2, read_timeout=1, retries=0, backoff_base=0,
+# The read timeout is what ends the /slow page that never answers; it leaves every other page
+# of these tests seconds to spare on a loaded machine.
+CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=0, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8, max_workers=8)
 COUNTERS = ("pages_fetched", "pages_failed", "articles_from_page", "articles_from_feed",
             "articles_truncated", "articles_failed")
@@ -190,8 +192,9 @@ def test_the_fetch_loop_waits_once_too_many_pages_wait_for_extraction(
         more = threading.Thread(target=lambda: emitted.extend(
             out for n in (3, 4, 5) for out in _process(fn, loopback.url(f"/news/{n}"))))
         more.start()
-        more.join(1.5)
-        assert more.is_alive()  # 6 waiting: it waits for the oldest two
+        assert wait_for(lambda: sum(loopback.hits(f"/news/{n}") for n in range(6)) == 6, 60)
+        more.join(0.5)
+        assert more.is_alive()  # every page fetched, 6 waiting: it waits for the oldest two
         held_pool_start.set()
         more.join(60)
         assert not more.is_alive()
