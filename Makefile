@@ -10,7 +10,7 @@ FEEDS  ?=
 NEWSFLOW_EVAL_DATA ?= $(abspath ../shared/data)
 export NEWSFLOW_EVAL_DATA
 
-.PHONY: setup lock run test lint eval bench prism es-start es-stop es-status clean
+.PHONY: setup lock run test lint eval bench bench-stream prism es-start es-stop es-status clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24.3,<26"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
-	$(BIN)/python -c "from newsflow.esnode import find_java_home; find_java_home()" 2>/dev/null \
+	$(BIN)/python -c "from local.esnode import find_java_home; find_java_home()" 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[jdk]"
 	touch $(STAMP)
 
@@ -36,9 +36,10 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check newsflow transforms pipelines schemas tests bench eval
-	$(BIN)/mypy newsflow transforms pipelines schemas
+	$(BIN)/ruff check newsflow transforms pipelines schemas local tests bench eval deploy
+	$(BIN)/mypy newsflow transforms pipelines schemas local
 
+# eval and bench print their figures and write them into docs/quality.md and docs/performance.md.
 eval: setup
 	$(BIN)/python eval/extract.py
 	$(BIN)/python eval/dedupe.py
@@ -50,9 +51,13 @@ bench: setup
 	$(BIN)/python bench/dedupe.py
 	$(BIN)/python bench/pipeline.py
 
+# The streaming job's freshness and memory (about five minutes; not part of `make bench`).
+bench-stream: setup
+	$(BIN)/python -m bench.stream --feeds 1000 --seconds 120 --rate 12.5 --poll 5
+
 # The local streaming runner: Prism built from Beam's Go module (cached; minutes the first time).
 prism: setup
-	$(BIN)/python -c "from newsflow.runners import ensure_prism; print(ensure_prism())"
+	$(BIN)/python -c "from local.prism import ensure_prism; print(ensure_prism())"
 
 es-start: setup
 	$(BIN)/newsflow es start

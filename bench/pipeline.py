@@ -4,11 +4,11 @@ The issue's targets on a 2-core machine are >= 100 articles/s from start to sear
 extraction on, and the pipeline at >= 70 % of its slowest stage's standalone rate. This script
 measures both, in one run, on a synthetic news web:
 
-1. ``newsflow.demosite.build_synthetic_web`` writes ``--feeds`` feeds of about
+1. ``local.demosite.build_synthetic_web`` writes ``--feeds`` feeds of about
    ``--articles-per-feed`` articles (``--copy-rate`` of them copies) into a temporary folder,
-   and ``python -m newsflow.siteserver`` serves it on loopback from a separate process (so the
+   and ``python -m local.siteserver`` serves it on loopback from a separate process (so the
    server does not compete with the measured code for this process's GIL).
-2. **End to end**: ``newsflow.commands.ingest.ingest`` runs the whole batch job into a fresh
+2. **End to end**: ``pipelines.launcher.run`` runs the whole batch job into a fresh
    index alias (``bench-<random>``) of the local node (or ``$ES_URL``), then the index is
    refreshed and its documents counted: articles/s from start to searchable.
 3. **Each stage alone**, in plain Python without Beam, on the same inputs, one after the
@@ -69,7 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 from newsflow import es  # noqa: E402
 from newsflow.http import FetchConfig, Fetcher, FetchError, FetchResult  # noqa: E402
-from newsflow.runners import quiet_runner_logs  # noqa: E402
+from pipelines.runners import quiet_runner_logs  # noqa: E402
 from schemas.records import Article, FeedEntry, Story  # noqa: E402
 
 # What `make run` passes for its own loopback site: no need to be gentle with our own server.
@@ -180,13 +180,13 @@ def _stop_fork_server() -> None:
 
 @contextmanager
 def serve(root: Path) -> Iterator[str]:
-    """Serve ``root`` with ``python -m newsflow.siteserver`` in a child process; yield its URL.
+    """Serve ``root`` with ``python -m local.siteserver`` in a child process; yield its URL.
 
     ``--warm``: the server reads and gzips every file before it prints its URL, as a web with
     precompressed files would have them: no measured run pays for it (else the first would).
     """
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsflow.siteserver", "--warm", str(root)],
+        [sys.executable, "-m", "local.siteserver", "--warm", str(root)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     SITE_SERVERS.add(proc.pid)
@@ -208,7 +208,7 @@ def serve(root: Path) -> Iterator[str]:
 def es_url() -> str:
     if url := os.environ.get("ES_URL"):
         return url
-    from newsflow import esnode
+    from local import esnode
 
     return esnode.start().url
 
@@ -239,7 +239,7 @@ def end_to_end(feeds_file: Path, config: es.EsConfig, dead_letters: Path,
     the extraction workers and their fork server, or the SDK workers of
     ``--direct_running_mode=multi_processing``); the site server's, apart.
     """
-    from newsflow.commands.ingest import ingest
+    from pipelines.launcher import run as ingest
 
     argv = ["--feeds", str(feeds_file), "--es_url", config.url, "--es_index", config.index,
             *LOOPBACK_FLAGS, "--feed_state", "false", "--dead_letters", str(dead_letters),
@@ -516,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=TREE.sample_forever, daemon=True).start()
 
-    from newsflow.demosite import build_synthetic_web
+    from local.demosite import build_synthetic_web
 
     report: dict[str, Any] = {"bench": "pipeline", "feeds": args.feeds,
                               "articles_per_feed": args.articles_per_feed,

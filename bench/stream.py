@@ -33,7 +33,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from newsflow.demosite import synthetic_story
+from local.demosite import synthetic_story
 
 __all__ = ["GrowingSite", "main"]
 
@@ -183,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from elasticsearch import Elasticsearch
 
-    from newsflow import es, esnode, runners
-    from newsflow.commands.stream import stream
-    from newsflow.siteserver import SiteServer
+    from local import esnode
+    from local.siteserver import SiteServer
+    from newsflow import es
+    from pipelines import launcher, runners
 
     runners.quiet_runner_logs()
     es_url = args.es_url or os.environ.get("ES_URL") or esnode.start().url
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         # after the last entry is written, so every entry is fetched before the drain.
         max_poll = max(args.poll * 6, 30)
         argv_job = [
-            f"--feeds={feeds_txt}", f"--es_url={es_url}", f"--es_index={index}",
+            "--streaming", f"--feeds={feeds_txt}", f"--es_url={es_url}", f"--es_index={index}",
             f"--poll_interval={args.poll}", f"--min_poll_interval={args.poll}",
             f"--max_poll_interval={max_poll}",
             f"--duration={args.seconds + max_poll + 2 * args.poll}",
@@ -269,17 +270,17 @@ def main(argv: list[str] | None = None) -> int:
             f"--dead_letters={work / 'dead.jsonl'}",
         ]
         started = time.time()
-        outcome = stream(argv_job, quiet=False)
+        summary = launcher.run(argv_job, quiet=False)
         job_seconds = time.time() - started
         time.sleep(2)  # last refresh
         stop.set()
         for t in threads:
             t.join(5)
         requests = list(server.requests)
-    if outcome is None:
+    if summary is None:
         print("the job did not start", file=sys.stderr)
         return 1
-    summary, (count, mean_ms, _, max_ms) = outcome
+    count, mean_ms, _, max_ms = summary.freshness
     lags = [seen[u] - written[u] for u in written if u in seen]
     feed_requests = [r for r in requests if r.path.startswith("/feeds/")]
     not_modified = sum(1 for r in feed_requests if r.status == 304)
@@ -309,6 +310,23 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in figures.items():
         print(f"{name:<42}{value}")
     print(json.dumps(figures))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from eval.report import invocation, table, write_section
+
+    write_section(doc="performance", title="Streaming", command=invocation(), markdown=(
+        f"The streaming job on Prism polling {args.feeds} loopback feeds every {args.poll:g} s "
+        f"while {args.rate:g} new entries a second are written for {args.seconds:g} s.\n\n"
+        + table(["what", "figure"], [
+            ("entries searchable / written",
+             f"{figures['entries_searchable']} / {figures['entries_written']}"),
+            ("written to searchable, p50 / p95",
+             f"{figures['freshness_written_to_searchable_p50_s']} s / "
+             f"{figures['freshness_written_to_searchable_p95_s']} s"),
+            ("memory (RSS) at start / mid-run / end",
+             f"{figures['rss_mb_start']} / {figures['rss_mb_mid']} / {figures['rss_mb_end']} MB"),
+            ("feed requests answered 304", f"{figures['feed_304']} of "
+             f"{figures['feed_requests']}"),
+        ])))
     try:
         es.delete_index(config)
     except Exception:  # noqa: BLE001

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eval.report import invocation, table, write_section  # noqa: E402
 from newsflow.commands.dedupe import dedupe_lines  # noqa: E402
 from newsflow.dedupe import Stats  # noqa: E402
 
@@ -60,7 +61,26 @@ def main(argv: list[str] | None = None) -> int:
         )
         sys.stdout.write(done.stdout)
         sys.stderr.write(done.stderr)
+        if done.returncode == 0:
+            scores = dict(line.split(None, 1) for line in done.stdout.splitlines()
+                          if len(line.split()) == 2)
+            rows = [(label, scores[key], target) for key, label, target in SCORES
+                    if key in scores]
+            rows.append(("stories / articles", f"{stats.stories} / {stats.articles}", ""))
+            write_section(doc="quality", title="Dedupe", command=invocation(), markdown=(
+                f"The labelled set `{articles.relative_to(args.data)}` against its gold "
+                "clusters, scored by `score_dedupe.py`.\n\n"
+                + table(["what", "figure", "target"], rows)))
         return done.returncode
+
+
+SCORES = (  # (scorer's name, label, target)
+    ("pair_precision", "pair precision", "≥ 0.99"),
+    ("pair_recall", "pair recall", ""),
+    ("pair_f1", "pair F1", "≥ 0.98"),
+    ("bcubed_f1", "B-cubed F1", ""),
+    ("canonical_is_original", "canonical = original", "≥ 0.95"),
+)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from eval.report import invocation, table, write_section  # noqa: E402
 from newsflow.feeds import FeedParseError, parse_feed  # noqa: E402
 
 FEED_SUFFIXES = (".xml", ".atom", ".rss", ".rdf", ".html", ".opml")
@@ -101,8 +102,28 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"no feed data at {args.data} (set NEWSFLOW_EVAL_DATA)", file=sys.stderr)
         return 2
-    print(orjson.dumps(evaluate(args.data, args.verbose)).decode())
+    figures = evaluate(args.data, args.verbose)
+    print(orjson.dumps(figures).decode())
+    rows = [(label, figures[key]) for key, label in FIGURES]
+    write_section(doc="quality", title="Feeds", command=invocation(), markdown=(
+        f"Every captured feed under `{args.data.name}/` of the evaluation data, parsed by "
+        "feedparser alone and by newsflow.\n\n" + table(["what", "figure"], rows)))
     return 0
+
+
+FIGURES = (
+    ("feeds", "feed files"),
+    ("feeds_parsed", "parsed"),
+    ("feeds_rejected", "rejected (not a feed)"),
+    ("feeds_rejected_with_entries", "rejected although feedparser found entries"),
+    ("feeds_bozo", "not well-formed, kept"),
+    ("entries_feedparser", "entries feedparser finds"),
+    ("entries_out", "entries newsflow emits"),
+    ("entries_missing", "entries missing (target: 0)"),
+    ("urls_not_absolute", "entry URLs not absolute"),
+    ("times_not_utc", "times not in UTC"),
+    ("entries_undated_without_note", "undated entries without a note"),
+)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""Figures into ``docs/``: ``make eval`` and ``make bench`` replace their own section of
-``docs/quality.md`` or ``docs/performance.md`` with what they just printed, stamped with the
-date, the machine and the command, so no figure in the docs is ever typed by hand.
+"""Figures into ``docs/``: each ``make eval`` / ``make bench`` script writes its own section.
 
-    from eval.report import write_section
-    write_section(doc="quality", title="Extraction", markdown=table_text, command="make eval")
+``write_section(doc="quality", title="Dedupe", markdown=..., command="make eval")`` replaces the
+``## Dedupe`` section of ``docs/quality.md`` (``"performance"``: ``docs/performance.md``), or
+adds it, creating the file when needed, and stamps it with the UTC date, the machine (cores, CPU
+model, RAM) and the command that printed the figures. Figures are never typed into docs by hand.
 """
 
 from __future__ import annotations
@@ -11,56 +11,80 @@ from __future__ import annotations
 import os
 import platform
 import re
+import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["machine", "write_section"]
+__all__ = ["DOCS", "invocation", "machine", "table", "write_section"]
 
-ROOT = Path(__file__).resolve().parent.parent
-_DOCS = {"quality": "Quality", "performance": "Performance"}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+_TITLES = {
+    "quality": ("Quality", "How well newsflow extracts, parses and deduplicates"),
+    "performance": ("Performance", "How fast newsflow fetches, parses, deduplicates and ingests"),
+}
 
 
 def machine() -> str:
-    """Cores, CPU model and memory of this machine, in one line."""
+    """``2 cores, <CPU model>, <RAM> GB RAM`` of this machine (what it can read of it)."""
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
+                model = " ".join(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
-    memory = ""
+    ram = ""
     try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        memory = f", {pages * size / 2**30:.0f} GB RAM"
-    except (ValueError, OSError, AttributeError):
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])  # type: ignore[index]
+        ram = f", {kib / 1024 / 1024:.0f} GB RAM"
+    except (OSError, TypeError):
         pass
-    return f"{os.cpu_count()} cores, {model}{memory}"
+    return f"{os.cpu_count() or 1} cores, {model}{ram}"
+
+
+def invocation() -> str:
+    """How this process was started, paths from the repository root (``python bench/feeds.py
+    --feeds 50``, ``python -m bench.stream --feeds 1000``)."""
+    args = []
+    for arg in sys.orig_argv[1:]:
+        path = Path(arg)
+        if path.is_absolute() and path.is_relative_to(DOCS.parent):
+            arg = str(path.relative_to(DOCS.parent))
+        args.append(arg)
+    return " ".join(["python", *args])
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def write_section(*, doc: str, title: str, markdown: str, command: str,
-                  docs_dir: Path | None = None) -> Path:
-    """Replace the ``## title`` section of ``docs/<doc>.md`` (creating the file or appending
-    the section if needed) with ``markdown``, stamped with the UTC date, the machine and the
-    command that printed it. Returns the document's path."""
-    if doc not in _DOCS:
-        raise ValueError(f"doc must be one of {sorted(_DOCS)}, got {doc!r}")
-    path = (docs_dir or ROOT / "docs") / f"{doc}.md"
-    stamp = (f"_{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}; printed by "
-             f"`{command}`._")
+                  docs: Path = DOCS) -> Path:
+    """Replace (or append) the ``## title`` section of ``docs/<doc>.md``; the file's path."""
+    if doc not in _TITLES:
+        raise ValueError(f"doc must be one of {sorted(_TITLES)}, got {doc!r}")
+    path = docs / f"{doc}.md"
+    heading, purpose = _TITLES[doc]
+    text = path.read_text() if path.exists() else (
+        f"# {heading}\n\n{purpose}. Each section is written by the command it names "
+        f"(`eval/report.py`), with the date and the machine it ran on.\n"
+    )
+    stamp = f"_{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, `{command}`_"
     section = f"## {title}\n\n{stamp}\n\n{markdown.strip()}\n"
-    text = path.read_text(encoding="utf-8") if path.exists() else (
-        f"# {_DOCS[doc]}\n\nEach section is written by the command named in it; do not edit "
-        "figures by hand.\n")
-    heading = re.compile(rf"^## {re.escape(title)}[ \t]*$", re.M)
-    match = heading.search(text)
-    if match:
-        following = re.compile(r"^## ", re.M).search(text, match.end())
-        end = following.start() if following else len(text)
-        text = text[:match.start()] + section + ("\n" if following else "") + text[end:]
-    else:
+    start = re.search(rf"^## {re.escape(title)}[ \t]*$", text, flags=re.MULTILINE)
+    if start is None:
         text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    else:
+        following = re.search(r"^## ", text[start.end():], flags=re.MULTILINE)
+        end = start.end() + following.start() if following else len(text)
+        text = text[: start.start()] + section + ("\n" + text[end:] if following else "")
+    docs.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".md.tmp")
+    partial.write_text(text)
+    partial.replace(path)
     return path

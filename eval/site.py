@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsflow import es, esnode, runners
-from newsflow.commands.ingest import ingest
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from eval.report import invocation, table, write_section  # noqa: E402
+from local import esnode  # noqa: E402
+from newsflow import es  # noqa: E402
+from pipelines import launcher, runners  # noqa: E402
 
 
 def data_dir() -> Path:
@@ -44,7 +47,7 @@ def serve(site: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     if tool.exists():
         cmd = [sys.executable, str(tool), str(site), str(portfile), str(workdir / "requests.log")]
     else:
-        cmd = [sys.executable, "-m", "newsflow.siteserver", str(site), "--port-file", str(portfile)]
+        cmd = [sys.executable, "-m", "local.siteserver", str(site), "--port_file", str(portfile)]
     proc = subprocess.Popen(cmd)
     for _ in range(100):
         if portfile.exists() and portfile.read_text().strip():
@@ -93,7 +96,7 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
             feeds = workdir / "feeds.txt"
             feeds.write_text((site / "feeds.txt").read_text().replace("{BASE}", base))
             started = time.monotonic()
-            summary = ingest(
+            summary = launcher.run(
                 [
                     "--feeds",
                     str(feeds),
@@ -177,7 +180,23 @@ def main() -> int:
     for key, value in figures.items():
         print(f"site {key} {value}")
     print(json.dumps({"eval": "site", **figures}))
+    rows = [(label, figures[key], target) for key, label, target in FIGURES]
+    write_section(doc="quality", title="End to end", command=invocation(), markdown=(
+        f"The batch job on the evaluation data's news web (`site/`, {figures['articles']} "
+        "articles) served on loopback, read back from the index.\n\n"
+        + table(["what", "figure", "target"], rows)))
     return 0
+
+
+FIGURES = (  # (figure, label, target)
+    ("articles_found", "share of articles found in their story", "≥ 0.99"),
+    ("story_pair_precision", "story pair precision", ""),
+    ("story_pair_recall", "story pair recall", ""),
+    ("story_pair_f1", "story pair F1", "≥ 0.97"),
+    ("phrase_search_found", "a title phrase finds its story (top 3)", ""),
+    ("day_search_found", "... within its publication day", ""),
+    ("dead_letters", "dead letters", ""),
+)
 
 
 if __name__ == "__main__":

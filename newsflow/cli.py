@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from newsflow.runners import quiet_runner_logs
+from pipelines.runners import quiet_runner_logs
 
 # (subcommand, module in newsflow.commands) in the order `newsflow --help` lists them.
 COMMANDS: tuple[tuple[str, str], ...] = (

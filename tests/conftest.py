@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from newsflow import es, esnode, runners
+from local import esnode
+from newsflow import es
+from pipelines import runners
 from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
 
 # Every TestPipeline() runs on the local batch runner newsflow uses. Beam's default DirectRunner

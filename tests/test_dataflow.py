@@ -34,7 +34,7 @@ from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 from apache_beam.runners.portability.fn_api_runner import translations
 from apache_beam.transforms import environments
 
-from pipelines import ingest
+from pipelines import pipeline
 from pipelines.options import validate_all
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "dataflow"
@@ -117,7 +117,7 @@ def test_template_options_pass_beams_dataflow_checks_and_ours(feeds: Path) -> No
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     assert options.view_as(StandardOptions).streaming is False  # streaming=false: no bare flag
     assert options.view_as(WorkerOptions).sdk_container_image == IMAGE
-    assert ingest.feed_urls(options) == [
+    assert pipeline.feed_urls(options) == [
         "https://news.example/feed.xml",
         "https://other.example/rss",
     ]
@@ -129,7 +129,7 @@ def test_ingest_pipeline_translates_for_dataflow_without_submitting(feeds: Path)
     p = beam.Pipeline(options=options)  # validates the options for the runner it names
     runner = p.runner
     assert isinstance(runner, DataflowRunner)
-    ingest.build(p, options, ingest.feed_urls(options))
+    pipeline.build(p, options)
 
     # What the runner does to the graph: side inputs, combiners, its overrides, KV inputs to
     # every GroupByKey with deterministic key coders (a pickled key would fail here).
@@ -153,11 +153,11 @@ def test_ingest_pipeline_translates_for_dataflow_without_submitting(feeds: Path)
     # The stable step labels a Dataflow UI shows.
     steps = {
         "Feed list",
-        "Fetch feeds",
-        "Parse feeds",
-        "Normalise articles",
-        "Dedupe articles",
-        "Index stories",
+        "Ingest feeds/Fetch feeds",
+        "Ingest feeds/Parse feeds",
+        "Ingest feeds/Normalise articles",
+        "Ingest feeds/Dedupe articles",
+        "Ingest feeds/Index stories",
         "Write dead letters",
     }
     assert steps <= {t.unique_name for t in proto.components.transforms.values()}

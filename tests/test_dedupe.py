@@ -33,8 +33,8 @@ from newsflow.dedupe import (
     same_story,
     url_key,
 )
-from newsflow.dedupe.signature import minhash, shingle_hashes, token_hashes
-from newsflow.dedupe.text import body_hash, content_lines, strip_dateline
+from newsflow.dedupe.signature import body_hash, minhash, shingle_hashes, token_hashes
+from newsflow.dedupe.text import content_lines, strip_dateline
 from schemas.records import utc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"

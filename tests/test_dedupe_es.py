@@ -19,9 +19,10 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow.dedupe.match import MatchRules
+from newsflow.dedupe.stored import StoredStories
 from newsflow.es import EsConfig, ensure_index
 from schemas.records import Article, Story, utc
-from transforms.dedupe import DedupeArticles, _StoredStories
+from transforms.dedupe import DedupeArticles
 from transforms.index import IndexArticles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"
@@ -200,7 +201,7 @@ def test_looking_stories_up_together_finds_what_looking_each_up_finds(
                                                                                 refresh=True)
     p.run().wait_until_finish()
     items = alone(newcomers)
-    lookups = _StoredStories(es_config, MatchRules(), candidates, DedupeArticles)
+    lookups = StoredStories(es_config, MatchRules(), candidates)
     lookups.open()
     try:
         expected = [found.story_id if isinstance(found, Story) else found

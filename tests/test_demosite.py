@@ -15,9 +15,9 @@ from typing import Any
 import feedparser
 import pytest
 
+from local.demosite import BASE_TIME, build_site, build_synthetic_web, synthetic_story
+from local.demostories import FINANCE_DISCLAIMER, SAME_EVENT, STORIES
 from newsflow import cli
-from newsflow.demosite import BASE_TIME, build_site, build_synthetic_web, synthetic_story
-from newsflow.demostories import FINANCE_DISCLAIMER, SAME_EVENT, STORIES
 
 
 @pytest.fixture(scope="module")
@@ -281,8 +281,8 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
 
 def test_demo_build_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = cli.main(["demo", "build", str(tmp_path), "--feeds", "5", "--articles", "30",
-                       "--copy-rate", "0.2", "--seed", "9"])
+                       "--copy_rate", "0.2", "--seed", "9"])
     assert status == 0
     assert "wrote 30 articles (6 copies)" in capsys.readouterr().out
     assert len((tmp_path / "feeds.txt").read_text().splitlines()) == 5
-    assert cli.main(["demo", "build", str(tmp_path), "--copy-rate", "2"]) == 2
+    assert cli.main(["demo", "build", str(tmp_path), "--copy_rate", "2"]) == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow import esnode
+from local import esnode
 from newsflow.cli import main
 
 PORT = 9217

@@ -4,7 +4,7 @@ Issue 7 asks for the same pipeline on Apache Flink through Beam's portable Flink
 runs ``newsflow ingest`` twice over one demo site on loopback, once on the local runner and once
 with ``runners.flink_runner_args()`` (embedded Flink, LOOPBACK SDK workers), each into its own
 fresh alias, and compares the story documents. The first run on a machine fetches the job server
-with Maven (about a minute, cached in ``newsflow.esnode.cache_dir()``); after that the whole
+with Maven (about a minute, cached in ``local.cache_dir()``); after that the whole
 test takes 35-50 s, most of it the Flink job server starting.
 """
 
@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from newsflow import es, runners
+from local.demosite import build_site
+from local.siteserver import SiteServer
+from newsflow import es
 from newsflow.commands.deadletters import load
-from newsflow.commands.ingest import Summary, ingest
-from newsflow.demosite import build_site
-from newsflow.siteserver import SiteServer
+from pipelines import launcher, runners
+from pipelines.launcher import Summary
 
 SETUP_TIMEOUT = 600  # seconds: a cold Maven fetch of the job server, then two runs
 
@@ -40,7 +41,7 @@ def flink_config(es_url: str) -> Iterator[es.EsConfig]:
 
 
 def run(site_feeds: Path, config: es.EsConfig, dead: Path, extra: list[str]) -> Summary:
-    summary = ingest(
+    summary = launcher.run(
         [
             "--feeds",
             str(site_feeds),

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from local.demosite import SiteManifest, build_site
+from local.siteserver import SiteServer
 from newsflow import es
 from newsflow.commands.deadletters import load, retry_feeds
-from newsflow.commands.ingest import Summary, ingest
-from newsflow.demosite import SiteManifest, build_site
-from newsflow.siteserver import SiteServer
+from pipelines import launcher
+from pipelines.launcher import Summary
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def run_demo(
     site, server = demo
     feeds = tmp / "feeds.txt"
     feeds.write_text("\n".join(site.feed_urls(server.url)) + "\n")
-    summary = ingest(
+    summary = launcher.run(
         [
             "--feeds",
             str(feeds),
@@ -121,7 +122,8 @@ def test_unreachable_elasticsearch_fails_the_run_with_one_message(
 ) -> None:
     feeds = tmp_path / "feeds.txt"
     feeds.write_text("http://127.0.0.1:9/feed.xml\n")
-    assert ingest(["--feeds", str(feeds), "--es_url", "http://127.0.0.1:9"], quiet=True) is None
+    argv = ["--feeds", str(feeds), "--es_url", "http://127.0.0.1:9"]
+    assert launcher.run(argv, quiet=True) is None
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "newsflow ingest: Elasticsearch at http://127.0.0.1:9 is unreachable: connection refused"
@@ -132,7 +134,7 @@ def test_bad_options_are_named_before_anything_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        ingest(
+        launcher.run(
             ["--feeds", str(tmp_path / "missing.txt"), "--per_host_concurrency", "0"], quiet=True
         )
         is None
@@ -155,8 +157,8 @@ def test_bad_options_are_named_before_anything_runs(
 def test_the_fork_server_is_started_early_only_for_a_local_job_that_extracts_in_a_pool(
     monkeypatch: pytest.MonkeyPatch, argv: list[str], starts: bool
 ) -> None:
-    from newsflow.commands import ingest as command
     from newsflow.extract import pool
+    from pipelines import launcher as command
 
     calls: list[None] = []
     monkeypatch.setattr(pool, "prestart", lambda: calls.append(None))

@@ -22,14 +22,15 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
-from newsflow import runners
+import local.prism
+from pipelines import runners
 
 SETUP_TIMEOUT = 900  # seconds: a cold Go build of Prism takes ~4 minutes on 2 cores
 
 
 @pytest.fixture(scope="session")
 def prism() -> Path:
-    return runners.ensure_prism()
+    return local.prism.ensure_prism()
 
 
 @pytest.fixture(scope="session")
@@ -46,24 +47,24 @@ def test_ensure_prism_returns_an_executable_built_from_the_matching_beam_module(
     build_info = subprocess.run(
         ["go", "version", "-m", str(prism)], capture_output=True, text=True, check=True
     ).stdout
-    assert f"github.com/apache/beam/sdks/v2\tv{runners.beam_version()}" in build_info
-    assert runners.ensure_prism() == prism  # cached: the same path, no rebuild
+    assert f"github.com/apache/beam/sdks/v2\tv{local.prism.beam_version()}" in build_info
+    assert local.prism.ensure_prism() == prism  # cached: the same path, no rebuild
 
 
 def test_go_module_version_maps_beam_releases_and_refuses_dev_builds() -> None:
-    assert runners._go_module_version("2.77.0") == "v2.77.0"
-    assert runners._go_module_version("2.77.0rc2") == "v2.77.0-RC2"
+    assert local.prism._go_module_version("2.77.0") == "v2.77.0"
+    assert local.prism._go_module_version("2.77.0rc2") == "v2.77.0-RC2"
     with pytest.raises(ValueError, match="2.78.0.dev0"):
-        runners._go_module_version("2.78.0.dev0")
+        local.prism._go_module_version("2.78.0.dev0")
 
 
 def test_ensure_prism_without_go_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NEWSFLOW_CACHE", str(tmp_path))
-    monkeypatch.setattr(runners.shutil, "which", lambda name: None)
-    with pytest.raises(runners.RunnerSetupError, match="install Go"):
-        runners.ensure_prism("2.77.0")
+    monkeypatch.setattr(local.prism.shutil, "which", lambda name: None)
+    with pytest.raises(local.prism.RunnerSetupError, match="install Go"):
+        local.prism.ensure_prism("2.77.0")
 
 
 def test_flink_against_a_running_job_server_fetches_nothing(
@@ -235,7 +236,7 @@ def test_runner_flags_as_newsflow_ingest_understands_them(monkeypatch: pytest.Mo
 def test_batch_dedupe_runs_in_one_worker_on_this_machine_only(
     flag: str, runner: str | None, expected: bool
 ) -> None:
-    from pipelines.options import OutputOptions
+    from pipelines.options import DedupeOptions
 
-    output = PipelineOptions(["--dedupe_in_memory", flag]).view_as(OutputOptions)
+    output = PipelineOptions(["--dedupe_in_memory", flag]).view_as(DedupeOptions)
     assert output.dedupe_in_one_worker(runner) is expected

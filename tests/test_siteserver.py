@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.siteserver import DEFAULT_ROBOTS, SiteServer
+from local.siteserver import DEFAULT_ROBOTS, SiteServer
 
 FEED = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
         b"<item><link>{BASE}/pages/a.html</link></item></channel></rss>")
@@ -209,7 +209,7 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
 def test_command_line_writes_the_port_file_and_serves(site: Path, tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsflow.siteserver", str(site), "--port-file", str(port_file)],
+        [sys.executable, "-m", "local.siteserver", str(site), "--port_file", str(port_file)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

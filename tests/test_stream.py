@@ -29,9 +29,10 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from elasticsearch import Elasticsearch
 
 from bench.stream import GrowingSite
-from newsflow.demosite import synthetic_story
+from local.demosite import synthetic_story
 from newsflow.es import EsConfig, ensure_index, refresh
-from pipelines.stream import StreamOptions, ingest_polls
+from pipelines.options import StreamOptions
+from pipelines.pipeline import ingest
 from schemas.records import Article, Story
 from transforms.dedupe import DedupeArticles
 from transforms.index import IndexArticles
@@ -107,6 +108,37 @@ def test_out_of_order_arrivals_in_one_window_make_one_story() -> None:
             ]),
             label="one story per window cluster",
         )
+        assert_that(stories.dead_letter, equal_to([]), label="no dead letters")
+
+
+def test_dedupe_in_one_worker_groups_each_window_on_its_own() -> None:
+    """``--dedupe_in_memory true`` in a streaming job: one group per window, as the keyed path
+    gives (a copy in the next window is a story of its own there, without Elasticsearch)."""
+    original = article("https://a.example/news/1", 0, fetched=7)
+    copy = article("https://b.example/story/1", 0, fetched=2, published_hours=1)
+    later = article("https://c.example/x/1", 0, fetched=WINDOW + 3, published_hours=2)
+    events = (
+        Arrivals()
+        .advance_watermark_to(at(0))
+        .add_elements([copy, original])
+        .advance_watermark_to(at(WINDOW))
+        .add_elements([later])
+        .advance_watermark_to_infinity()
+    )
+    with streaming_pipeline() as p:
+        stories = (
+            p
+            | "Arrivals" >> events
+            | "Stamp arrival time" >> beam.Map(arrived)
+            | "Dedupe windows" >> beam.WindowInto(FixedWindows(WINDOW))
+            | "Dedupe" >> DedupeArticles(in_memory=True)
+        )
+        windows = stories.stories | "Window of story" >> beam.Map(
+            lambda s, w=beam.DoFn.WindowParam: (copy_urls(s), float(w.start)))
+        assert_that(windows, equal_to([
+            ((original.url, tuple(sorted([original.url, copy.url]))), at(0)),
+            ((later.url, (later.url,)), at(WINDOW)),
+        ]), label="a story per window cluster, in its window")
         assert_that(stories.dead_letter, equal_to([]), label="no dead letters")
 
 
@@ -201,7 +233,7 @@ def test_articles_keep_the_window_of_the_poll_that_fetched_them(
     fell behind the watermark and were dropped as late data (at 1,000 feeds, half of them),
     with no error and no dead letter. Here the tick is long before the fetch, so an article
     re-stamped on the way lands in another window than its tick's."""
-    from newsflow.siteserver import SiteServer
+    from local.siteserver import SiteServer
 
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=2)
@@ -224,7 +256,7 @@ def test_articles_keep_the_window_of_the_poll_that_fetched_them(
         ])
         assert options.view_as(StreamOptions).window_seconds() == WINDOW
         with TestPipeline(options=options) as p:
-            outputs = ingest_polls(p | "Ticks" >> events, options)
+            outputs = ingest(p | "Ticks" >> events, options)
             windows = outputs.indexed | "Window start" >> beam.Map(
                 lambda _, w=beam.DoFn.WindowParam: float(w.start))
             assert_that(windows, equal_to([at(0)] * len(added)), label="in the tick's window")
@@ -263,8 +295,8 @@ def _story_of(es: EsConfig, url: str) -> Story | None:
 # (freshness is measured by bench/stream.py).
 @pytest.mark.timeout(600)
 def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
-    from newsflow.commands.stream import stream
-    from newsflow.siteserver import SiteServer
+    from local.siteserver import SiteServer
+    from pipelines import launcher
 
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=4)  # f3 joins the feed list while the job runs
@@ -319,8 +351,9 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
 
         thread = threading.Thread(target=driver, daemon=True)
         thread.start()
-        outcome = stream([
-            f"--feeds={feeds_txt}", f"--es_url={es_config.url}", f"--es_index={es_config.index}",
+        summary = launcher.run([
+            "--streaming", f"--feeds={feeds_txt}",
+            f"--es_url={es_config.url}", f"--es_index={es_config.index}",
             "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
             "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
             f"--dead_letters={tmp_path / 'dead.jsonl'}",
@@ -329,9 +362,9 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
         requests = server.requests
 
     assert not problems, problems
-    assert outcome is not None
-    summary, freshness = outcome
-    assert summary.counters["_state"] == 0  # DONE: drained, not cancelled
+    assert summary is not None
+    freshness = summary.freshness
+    assert summary.done  # drained, not cancelled
     refresh(es_config)  # the drain's last bulk request is acknowledged; make it searchable now
     assert _story_of(es_config, facts["last_url"]) is not None  # flushed by the drain
     f2 = [r for r in requests if r.path == "/feeds/f2.xml"]

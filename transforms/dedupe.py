@@ -1,66 +1,59 @@
 """Group copies of one story into one ``Story``: LSH band keys as Beam keys, no all-pairs step.
 
-The pure logic lives in ``newsflow.dedupe`` (fingerprints, the containment check, canonical
-choice, merging); this module only moves data between workers:
+The logic lives in ``newsflow.dedupe`` (fingerprints, candidate keys and pairs, the pair check,
+stories, the lookup of stored stories); this module only moves data between workers:
 
-1. fingerprint each article and emit ``(band_key, ref)`` for each of its band keys;
-2. group by band key: the members of a bucket are candidate pairs;
-3. join each pair with both fingerprints and run the containment check: verified edges;
+1. fingerprint each article and emit ``(key, ref)`` for each of its candidate keys;
+2. group by key: the members of a bucket within the horizon are candidate pairs;
+3. join each pair with both fingerprints and run the pair check: verified edges;
 4. connected components by min-label propagation, a fixed number of rounds, each round one
    ``CoGroupByKey`` (no global step, no state in one worker);
 5. group articles by component label and build one ``Story`` per component;
-6. with an ``EsConfig``, look the story up in Elasticsearch by its band keys, verify against the
-   stored body and merge into the stored story (its id kept).
+6. with an ``EsConfig``, look the story up among stored stories and merge it into the one it
+   copies (its id kept); the versions of one stored story are combined.
 
-Every grouping is a keyed ``GroupByKey``/``CoGroupByKey``, so running this in a streaming job
-is a matter of windowing the input (sliding windows as long as the dedupe horizon), not of
-rewriting the steps; the containment check already refuses pairs further apart than the
-horizon.
+Every grouping is keyed, so a streaming job only windows the input.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
-from apache_beam.utils.windowed_value import WindowedValue
 
-from newsflow.dedupe import DEFAULT_RULES, MatchRules, is_copy, same_story, url_key
-from newsflow.dedupe.cluster import Stats, cluster, url_band_key
-from newsflow.dedupe.match import within_horizon
+from newsflow.dedupe import DEFAULT_RULES, MatchRules, same_story
+from newsflow.dedupe.cluster import Stats, bucket_pairs, candidate_keys
 from newsflow.dedupe.signature import Fingerprint, fingerprints
+from newsflow.dedupe.stored import (
+    LOOKUP_BATCH,
+    Settled,
+    StoredStories,
+    combine_by_id,
+    dead_letter,
+    settle,
+)
 from newsflow.dedupe.story import (
     MICROSECOND,
     EntryTuple,
     Member,
+    build_stories,
     build_story,
     combine_versions,
     entry_from_tuple,
     entry_to_tuple,
     epoch_micros,
     member_of,
-    merge_into,
-    stored_entry,
 )
 from newsflow.es import EsConfig
 from schemas.records import Article, Failure, Story
+from transforms._windowed import WindowedBuffer, windowed
 
 __all__ = ["DedupeArticles"]
 
-LOG = logging.getLogger(__name__)
-STEP = "dedupe"
 DEAD_LETTER = "dead_letter"
-LOOKUP_BATCH = 100  # stories looked up together
-# The order of a story's candidates among stored stories: earliest first (the likeliest
-# original), then by id, so that every lookup of the same story sees the same candidates.
-CANDIDATE_ORDER = [{"published_at": {"order": "asc", "missing": "_last"}}, {"story_id": "asc"}]
-MAX_TERMS = 60_000  # band keys in one search (Elasticsearch refuses more than 65,536)
-MAX_HITS = 10_000  # hits in one answer (the index template's max_result_window)
 
 
 class DedupeArticles(beam.PTransform):
@@ -79,12 +72,11 @@ class DedupeArticles(beam.PTransform):
     dropped), ``pairs_verified``, ``buckets_oversized``, ``labels_unsettled`` (nodes whose
     label still changed in the last propagation round: raise ``label_rounds`` if not 0).
 
-    ``in_memory=True`` replaces steps 2-6 with one grouping of the whole input and the same
-    steps in one worker (``newsflow.dedupe.cluster``, a union-find for the components; the
-    lookups and merges of step 6 before any story leaves, so no shuffle follows): for a
-    bounded input on one machine, where the keyed steps' twenty-odd shuffles only add work
-    (about 2.5 s per 2,000 articles on the local runner, a third of the run's CPU outside
-    extraction). Not for distributed runners, where one worker would hold every article.
+    ``in_memory=True`` replaces steps 2-6 with one grouping of the whole input (per window) and
+    the same steps in one worker (``build_stories``: a union-find for the components; the
+    lookups and merges before any story leaves, so no shuffle follows): for a bounded input on
+    one machine, where the keyed steps' twenty-odd shuffles only add work. Not for distributed
+    runners, where one worker would hold every article.
     """
 
     def __init__(
@@ -184,32 +176,30 @@ class DedupeOutputs(dict):  # type: ignore[type-arg]
         return self[DEAD_LETTER]
 
 
-def _failure(article: Any, exc: Exception) -> Failure:
-    where = getattr(article, "url", "") or repr(article)[:200]
-    return Failure(
-        step=STEP,
-        input=str(where),
-        error_type=type(exc).__name__,
-        message=str(exc)[:1000],
-        at=datetime.now(UTC),
-    )
+class _StoryCounts:
+    """``stories_new`` and ``copies_merged`` under the calling DoFn's name (both paths)."""
+
+    def __init__(self, owner: type) -> None:
+        self._new = Metrics.counter(owner, "stories_new")
+        self._merged = Metrics.counter(owner, "copies_merged")
+
+    def count(self, settled: Settled) -> Story:
+        if settled.new:
+            self._new.inc()
+        self._merged.inc(settled.copies_added)
+        return settled.story
 
 
 class _FingerprintFn(beam.DoFn):
-    """Article → (ref, Member), fingerprinting a batch of bodies at a time.
-
-    Elements are buffered with their window and timestamp and emitted as ``WindowedValue``s,
-    so batching changes nothing about windowing (a streaming job keeps its windows).
-    """
+    """Article → (ref, Member), fingerprinting a batch of bodies at a time."""
 
     def __init__(self, batch_size: int) -> None:
         self._batch_size = batch_size
-        self._buffer: list[tuple[Article, Any, Any]] = []
         self._seen = Metrics.counter(self.__class__, "articles_seen")
         self._failed = Metrics.counter(self.__class__, "articles_failed")
 
     def start_bundle(self) -> None:
-        self._buffer = []
+        self._buffer: WindowedBuffer[Article] = WindowedBuffer(self._batch_size)
 
     def process(
         self,
@@ -221,22 +211,21 @@ class _FingerprintFn(beam.DoFn):
         if not isinstance(article, Article):
             self._failed.inc()
             exc = TypeError(f"expected an Article, got {type(article).__name__}")
-            yield TaggedOutput(DEAD_LETTER, _failure(article, exc))
+            yield TaggedOutput(DEAD_LETTER, dead_letter(article, exc))
             return
         if not isinstance(article.body, str) or not isinstance(article.url, str):
             self._failed.inc()
             exc = TypeError("article url and body must be strings")
-            yield TaggedOutput(DEAD_LETTER, _failure(article, exc))
+            yield TaggedOutput(DEAD_LETTER, dead_letter(article, exc))
             return
-        self._buffer.append((article, window, timestamp))
-        if len(self._buffer) >= self._batch_size:
+        if self._buffer.add(article, window, timestamp):
             yield from self._flush()
 
     def finish_bundle(self) -> Iterator[Any]:
         yield from self._flush()
 
     def _flush(self) -> Iterator[Any]:
-        batch, self._buffer = self._buffer, []
+        batch = self._buffer.take()
         if not batch:
             return
         try:
@@ -248,10 +237,9 @@ class _FingerprintFn(beam.DoFn):
                 member = member_of(article, fp)
             except Exception as exc:  # one bad article must not stop the batch
                 self._failed.inc()
-                failure = _failure(article, exc)
-                yield TaggedOutput(DEAD_LETTER, WindowedValue(failure, timestamp, (window,)))
+                yield windowed(dead_letter(article, exc), window, timestamp, DEAD_LETTER)
                 continue
-            yield WindowedValue((member.entry.key, member), timestamp, (window,))
+            yield windowed((member.entry.key, member), window, timestamp)
 
 
 def _entry_tuple(item: tuple[str, Member]) -> tuple[str, EntryTuple]:
@@ -259,18 +247,15 @@ def _entry_tuple(item: tuple[str, Member]) -> tuple[str, EntryTuple]:
 
 
 def _band_entries(item: tuple[str, Member]) -> Iterator[tuple[str, tuple[str, int | None]]]:
-    """(band key, (ref, published_at in epoch microseconds)) per band key and URL key."""
+    """(candidate key, (ref, published_at in epoch microseconds)) per candidate key."""
     ref, member = item
     stamp = (ref, epoch_micros(member.entry.published_at))
-    for key in member.entry.fingerprint.band_keys:
+    for key in candidate_keys(member.entry):
         yield key, stamp
-    ukey = url_band_key(member.entry.url)
-    if ukey:
-        yield ukey, stamp
 
 
 class _PairBucketFn(beam.DoFn):
-    """Candidate pairs of one band bucket, within the time horizon, smaller ref first."""
+    """Candidate pairs of one key's bucket (``bucket_pairs``), smaller ref first."""
 
     def __init__(self, max_bucket: int, rules: MatchRules) -> None:
         self._max_bucket = max_bucket
@@ -281,19 +266,12 @@ class _PairBucketFn(beam.DoFn):
     def process(
         self, bucket: tuple[str, Iterable[tuple[str, int | None]]]
     ) -> Iterator[tuple[str, str]]:
-        seen: dict[str, int | None] = {}
-        for ref, stamp in bucket[1]:
-            seen[ref] = stamp
-            if len(seen) > self._max_bucket:  # a phrase every article shares: not a story
-                self._oversized.inc()
-                return
-        members = sorted(seen.items())
-        horizon = self._horizon
-        for i, (ra, ta) in enumerate(members):
-            for rb, tb in members[i + 1 :]:
-                if ta is None or tb is None or abs(ta - tb) <= horizon:  # within_horizon
-                    self._candidates.inc()
-                    yield ra, rb
+        pairs = bucket_pairs(bucket[1], self._horizon, self._max_bucket)
+        if pairs is None:
+            self._oversized.inc()
+            return
+        self._candidates.inc(len(pairs))
+        yield from pairs
 
 
 class _VerifyPairs(beam.PTransform):
@@ -365,8 +343,8 @@ class _ConnectedComponents(beam.PTransform):
         adjacency = edges | "Both directions" >> beam.FlatMap(lambda e: [e, (e[1], e[0])])
         labels = (
             adjacency
-            | "Start labels" >> beam.CombinePerKey(min)
-            | "Own ref counts" >> beam.Map(lambda kv: (kv[0], min(kv[0], kv[1])))
+            | "Start labels" >> beam.CombinePerKey(_SmallestRef())
+            | "Own ref counts" >> beam.MapTuple(lambda node, ref: (node, min(node, ref or node)))
         )
         for r in range(self._rounds):
             last = r == self._rounds - 1
@@ -380,6 +358,23 @@ class _ConnectedComponents(beam.PTransform):
         return labels
 
 
+class _SmallestRef(beam.CombineFn):  # type: ignore[misc]
+    """The smallest of a node's neighbours; ``""`` for none. Empty-safe: a runner may extract
+    or merge accumulators that saw no input (Flink did, where ``min`` raised on them)."""
+
+    def create_accumulator(self) -> str:
+        return ""
+
+    def add_input(self, smallest: str, ref: str) -> str:
+        return ref if not smallest or ref < smallest else smallest
+
+    def merge_accumulators(self, accumulators: Iterable[str]) -> str:
+        return min((a for a in accumulators if a), default="")
+
+    def extract_output(self, smallest: str) -> str:
+        return smallest
+
+
 def _send_labels(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[str, str]]]:
     node, groups = joined
     label = min(groups["label"]) if groups["label"] else node
@@ -389,7 +384,7 @@ def _send_labels(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str
 
 
 class _LabelMin(beam.CombineFn):  # type: ignore[misc]
-    """(previous label, smallest candidate) of one node."""
+    """(previous label, smallest candidate) of one node; ``("", "")`` for no input."""
 
     def create_accumulator(self) -> tuple[str, str]:
         return ("", "")
@@ -437,161 +432,27 @@ def _by_label(joined: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, M
 class _BuildStoryFn(beam.DoFn):
     def __init__(self, final: bool) -> None:
         self._final = final
-        self._new = Metrics.counter(self.__class__, "stories_new")
-        self._merged = Metrics.counter(self.__class__, "copies_merged")
+        self._counts = _StoryCounts(self.__class__)
 
     def process(self, group: tuple[str, Iterable[Member]]) -> Iterator[tuple[Story, Member]]:
         members = sorted(group[1], key=lambda m: m.entry.key)
         story, canonical = build_story(members)
         if self._final:  # without Elasticsearch every story is new
-            self._new.inc()
-            self._merged.inc(story.copy_count - 1)
+            self._counts.count(settle(story, canonical, None))
         yield story, canonical
 
 
-class _StoredStories:
-    """The stored story a new one copies, found by band keys and verified; both paths use it.
-
-    ``lookup`` finds the candidates of many stories in one search; ``settle`` merges one story
-    into what the lookup found and counts the outcome (``stories_new``, ``copies_merged``,
-    ``lookups_failed``, under the calling DoFn's namespace).
-    """
-
-    def __init__(self, es: EsConfig, rules: MatchRules, candidates: int, owner: type) -> None:
-        self._es_config = es
-        self._rules = rules
-        self._candidates = candidates
-        self._client: Any = None
-        self._new = Metrics.counter(owner, "stories_new")
-        self._merged = Metrics.counter(owner, "copies_merged")
-        self._lookup_failed = Metrics.counter(owner, "lookups_failed")
-
-    def open(self) -> None:
-        self._client = self._es_config.client()
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def settle(
-        self, story: Story, canonical: Member, stored: Story | Exception | None
-    ) -> tuple[Story, Failure | None]:
-        """The story to write (``story``, or the stored one with it merged in), and the dead
-        letter of a failed lookup (the story is then kept as new, and the failure transient)."""
-        failure = None
-        if isinstance(stored, Exception):  # the cluster refused us: keep the story
-            self._lookup_failed.inc()
-            failure = _failure(story, stored)
-            failure.transient = True
-            failure.context = {"story_id": story.story_id}
-            stored = None
-        if stored is None:
-            self._new.inc()
-            self._merged.inc(max(story.copy_count - 1, 0))
-            return story, failure
-        known = {c.url for c in stored.copies}
-        self._merged.inc(sum(1 for c in story.copies if c.url not in known))
-        return merge_into(stored, story, canonical), failure
-
-    def lookup(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
-        """The stored story each of ``items`` copies (None: a new story), in one search; an
-        exception per item when the whole request failed."""
-        try:
-            return self._search(items)
-        except Exception as exc:  # the whole request failed: every story of it did
-            return [exc] * len(items)
-
-    def _search(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
-        """One search for the stored stories sharing a band key with any of ``items``; each
-        item's candidates are then its share of the hits, in the same order and number as a
-        search of its own would give. When the hits do not all fit in one answer (a crowded
-        index), one search per item (``_search_each``)."""
-        keys = sorted({key for story, _ in items for key in story.band_keys})
-        limit = self._candidates * len(items)
-        if not keys or len(keys) > MAX_TERMS or limit > MAX_HITS:
-            return self._search_each(items)
-        response = self._client.search(
-            index=self._es_config.index, query={"terms": {"band_keys": keys}}, size=limit,
-            track_total_hits=limit + 1, seq_no_primary_term=True, sort=CANDIDATE_ORDER,
-        )
-        hits = response["hits"]["hits"]
-        if response["hits"]["total"]["value"] > len(hits):
-            return self._search_each(items)
-        asked = set(keys)
-        by_key: dict[str, list[int]] = {}  # band key asked for -> positions of the hits with it
-        for position, hit in enumerate(hits):
-            for key in asked.intersection(hit["_source"]["band_keys"]):
-                by_key.setdefault(key, []).append(position)
-        out: list[Story | Exception | None] = []
-        for story, canonical in items:
-            shared = sorted({p for key in story.band_keys for p in by_key.get(key, ())})
-            candidates = [hits[p] for p in shared[: self._candidates]]
-            out.append(self._first_match(candidates, story, canonical))
-        return out
-
-    def _search_each(self, items: list[tuple[Story, Member]]) -> list[Story | Exception | None]:
-        """One search per item, in one ``msearch``: its own ``candidates`` best hits each."""
-        searches: list[dict[str, Any]] = []
-        for story, _ in items:
-            searches.append({"index": self._es_config.index})
-            searches.append(
-                {
-                    "query": {"terms": {"band_keys": story.band_keys}},
-                    "size": self._candidates,
-                    "seq_no_primary_term": True,
-                    "sort": CANDIDATE_ORDER,
-                }
-            )
-        responses = self._client.msearch(searches=searches)["responses"]
-        out: list[Story | Exception | None] = []
-        for (story, canonical), response in zip(items, responses, strict=True):
-            if "error" in response:
-                out.append(_LookupError.of(response))
-                continue
-            out.append(self._first_match(response["hits"]["hits"], story, canonical))
-        return out
-
-    def _first_match(
-        self, hits: list[dict[str, Any]], story: Story, canonical: Member
-    ) -> Story | None:
-        for hit in hits:
-            stored = Story.from_dict(hit["_source"])
-            stored.seq_no, stored.primary_term = hit.get("_seq_no"), hit.get("_primary_term")
-            if self._matches(stored, story, canonical):
-                return stored
-        return None
-
-    def _matches(self, stored: Story, story: Story, canonical: Member) -> bool:
-        if stored.story_id == story.story_id:
-            return True
-        newcomer = canonical.entry
-        times = [c.published_at for c in stored.copies if c.published_at]
-        if times and not any(
-            within_horizon(t, newcomer.published_at, self._rules.horizon) for t in times
-        ):
-            return False
-        stored_urls = {url_key(c.url) for c in stored.copies} - {None}
-        if any(url_key(c.url) in stored_urls for c in story.copies):
-            return True
-        old = stored_entry(stored)
-        return is_copy(old.fingerprint, newcomer.fingerprint, None, None, self._rules)
-
-
 class _MergeStoredFn(beam.DoFn):
-    """Looks each story up in Elasticsearch by band keys and merges it into a stored copy.
-
-    Stories are buffered with their window and timestamp and looked up ``lookup_batch`` at a
-    time (one search); results go out as ``WindowedValue``s, so batching changes nothing
-    about windowing (a streaming job keeps its windows).
-    """
+    """Looks stories up among stored ones (``StoredStories``), ``lookup_batch`` in one search,
+    and merges each into the one it copies."""
 
     def __init__(
         self, es: EsConfig, rules: MatchRules, candidates: int, lookup_batch: int = LOOKUP_BATCH
     ) -> None:
-        self._stored = _StoredStories(es, rules, candidates, self.__class__)
+        self._stored = StoredStories(es, rules, candidates)
         self._lookup_batch = lookup_batch
-        self._buffer: list[tuple[Story, Member, Any, Any]] = []
+        self._counts = _StoryCounts(self.__class__)
+        self._lookup_failed = Metrics.counter(self.__class__, "lookups_failed")
 
     def setup(self) -> None:
         self._stored.open()
@@ -600,7 +461,7 @@ class _MergeStoredFn(beam.DoFn):
         self._stored.close()
 
     def start_bundle(self) -> None:
-        self._buffer = []
+        self._buffer: WindowedBuffer[tuple[Story, Member]] = WindowedBuffer(self._lookup_batch)
 
     def process(
         self,
@@ -608,50 +469,46 @@ class _MergeStoredFn(beam.DoFn):
         window: Any = beam.DoFn.WindowParam,
         timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
-        story, canonical = item
-        self._buffer.append((story, canonical, window, timestamp))
-        if len(self._buffer) >= self._lookup_batch:
+        if self._buffer.add(item, window, timestamp):
             yield from self._flush()
 
     def finish_bundle(self) -> Iterator[Any]:
         yield from self._flush()
 
     def _flush(self) -> Iterator[Any]:
-        batch, self._buffer = self._buffer, []
+        batch = self._buffer.take()
         if not batch:
             return
-        found = self._stored.lookup([(story, canonical) for story, canonical, _, _ in batch])
-        for (story, canonical, window, timestamp), stored in zip(batch, found, strict=True):
-            settled, failure = self._stored.settle(story, canonical, stored)
-            if failure is not None:
-                yield TaggedOutput(DEAD_LETTER, WindowedValue(failure, timestamp, (window,)))
-            yield WindowedValue((settled, canonical), timestamp, (window,))
+        found = self._stored.lookup([item for item, _, _ in batch])
+        for ((story, canonical), window, timestamp), stored in zip(batch, found, strict=True):
+            settled = settle(story, canonical, stored)
+            if settled.failure is not None:
+                self._lookup_failed.inc()
+                yield windowed(settled.failure, window, timestamp, DEAD_LETTER)
+            yield windowed((self._counts.count(settled), canonical), window, timestamp)
 
 
 class _DedupeInMemoryFn(beam.DoFn):
     """The whole batch → its stories, in this one worker (``in_memory=True``).
 
-    The same steps as the keyed path, with ``newsflow.dedupe.cluster`` for the first four: band
-    keys and URL keys → candidate pairs → containment check → components (a union-find); then
-    one story per component, each looked up and merged as ``_MergeStoredFn`` does, and the
-    versions of one stored story combined. Everything happens in the one call that gets the
-    batch, so no story is written before every lookup is done, and no shuffle follows. Its
-    counters have the keyed path's names but count differently: each candidate pair once, and
-    only the checks the union-find needed (``labels_unsettled`` does not apply).
+    The keyed path's steps as plain functions (``build_stories``; then each story looked up and
+    merged as ``_MergeStoredFn`` does, and the versions of one stored story combined), all in
+    the one call that gets the batch: no story leaves before every lookup is done. Its counters
+    have the keyed path's names but count each candidate pair once, and only the checks the
+    union-find needed (``labels_unsettled`` does not apply).
     """
 
     def __init__(self, rules: MatchRules, max_bucket: int, es: EsConfig | None,
                  candidates: int, lookup_batch: int = LOOKUP_BATCH) -> None:
         self._rules = rules
         self._max_bucket = max_bucket
-        self._stored = (_StoredStories(es, rules, candidates, self.__class__)
-                        if es is not None else None)
+        self._stored = StoredStories(es, rules, candidates) if es is not None else None
         self._lookup_batch = lookup_batch
         self._candidates = Metrics.counter(self.__class__, "pairs_candidate")
         self._verified = Metrics.counter(self.__class__, "pairs_verified")
         self._oversized = Metrics.counter(self.__class__, "buckets_oversized")
-        self._new = Metrics.counter(self.__class__, "stories_new")
-        self._merged = Metrics.counter(self.__class__, "copies_merged")
+        self._lookup_failed = Metrics.counter(self.__class__, "lookups_failed")
+        self._counts = _StoryCounts(self.__class__)
 
     def setup(self) -> None:
         if self._stored is not None:
@@ -662,45 +519,25 @@ class _DedupeInMemoryFn(beam.DoFn):
             self._stored.close()
 
     def process(self, group: tuple[None, Iterable[Member]]) -> Iterator[Any]:
-        members = list(group[1])
         stats = Stats()
-        labels = cluster([m.entry for m in members], self._rules, stats, self._max_bucket)
+        built = build_stories(list(group[1]), self._rules, stats, self._max_bucket)
         self._candidates.inc(stats.candidate_pairs)
         self._verified.inc(stats.verified_pairs)
         self._oversized.inc(stats.buckets_skipped)
-        components: dict[int, list[Member]] = {}
-        for member, label in zip(members, labels, strict=True):
-            components.setdefault(label, []).append(member)
-        built = [build_story(sorted(c, key=lambda m: m.entry.key)) for c in components.values()]
         if self._stored is None:  # without Elasticsearch every story is new
-            for story, _ in built:
-                self._new.inc()
-                self._merged.inc(story.copy_count - 1)
-                yield story
+            for story, canonical in built:
+                yield self._counts.count(settle(story, canonical, None))
             return
-        versions: dict[str, list[Story]] = {}
+        settled: list[Story] = []
         for start in range(0, len(built), self._lookup_batch):
             batch = built[start : start + self._lookup_batch]
             for (story, canonical), stored in zip(batch, self._stored.lookup(batch), strict=True):
-                settled, failure = self._stored.settle(story, canonical, stored)
-                if failure is not None:
-                    yield TaggedOutput(DEAD_LETTER, failure)
-                versions.setdefault(settled.story_id, []).append(settled)
-        for same in versions.values():
-            yield same[0] if len(same) == 1 else combine_versions(same)
-
-
-class _LookupError(Exception):
-    """One search of an ``msearch`` that Elasticsearch answered with an error."""
-
-    @classmethod
-    def of(cls, response: dict[str, Any]) -> _LookupError:
-        error = response.get("error") or {}
-        if isinstance(error, dict):
-            kind, reason = error.get("type", "error"), error.get("reason", "")
-        else:
-            kind, reason = "error", str(error)
-        return cls(f"{response.get('status', '')} {kind}: {reason}".strip())
+                outcome = settle(story, canonical, stored)
+                if outcome.failure is not None:
+                    self._lookup_failed.inc()
+                    yield TaggedOutput(DEAD_LETTER, outcome.failure)
+                settled.append(self._counts.count(outcome))
+        yield from combine_by_id(settled)
 
 
 class _CombineVersionsFn(beam.DoFn):

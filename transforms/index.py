@@ -21,13 +21,11 @@ from typing import Any
 import apache_beam as beam
 import orjson
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 from elasticsearch import helpers
 
 from newsflow.es import EsConfig, ensure_index
 from schemas.records import Failure, Story
+from transforms._windowed import WindowedBuffer, windowed
 
 __all__ = ["IndexArticles"]
 
@@ -135,8 +133,8 @@ class _BulkIndexFn(beam.DoFn):
             client.close()
 
     def start_bundle(self) -> None:
-        self._buffer: list[tuple[bytes, Story, Any, Any]] = []
-        self._buffered_bytes = 0
+        self._buffer: WindowedBuffer[tuple[bytes, Story]] = WindowedBuffer(
+            self._batch_size, self._batch_bytes)
         self._sending: deque[Future[_Sent]] = deque()  # oldest first
 
     def process(
@@ -146,11 +144,9 @@ class _BulkIndexFn(beam.DoFn):
         timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
         source = story.to_json()
-        if self._buffer and self._buffered_bytes + len(source) > self._batch_bytes:
+        if not self._buffer.fits(len(source)):
             yield from self._flush()
-        self._buffer.append((source, story, window, timestamp))
-        self._buffered_bytes += len(source)
-        if len(self._buffer) >= self._batch_size:
+        if self._buffer.add((source, story), window, timestamp, size=len(source)):
             yield from self._flush()
 
     def finish_bundle(self) -> Iterator[Any]:
@@ -162,7 +158,8 @@ class _BulkIndexFn(beam.DoFn):
         """Send the buffered batch in the background; emit what the cluster has answered,
         waiting for the oldest batch when ``IN_FLIGHT`` are already out."""
         if self._buffer:
-            batch, self._buffer, self._buffered_bytes = self._buffer, [], 0
+            batch = [(source, story, window, ts)
+                     for (source, story), window, ts in self._buffer.take()]
             if len(self._sending) >= IN_FLIGHT:
                 yield from self._outputs(self._sending.popleft().result())
             self._sending.append(self._sender.submit(self._send_all, batch))
@@ -177,13 +174,10 @@ class _BulkIndexFn(beam.DoFn):
         for ok, story, window, timestamp, error in results:
             if ok:
                 self._indexed.inc()
-                out: Any = story.story_id
-                tag = None
+                yield windowed(story.story_id, window, timestamp)
             else:
                 self._failed.inc()
-                out, tag = _failure(story, error), "dead_letter"
-            wv = WindowedValue(out, timestamp or MIN_TIMESTAMP, (window or GlobalWindow(),))
-            yield beam.pvalue.TaggedOutput(tag, wv) if tag else wv
+                yield windowed(_failure(story, error), window, timestamp, "dead_letter")
 
     def _send_all(self, batch: list[tuple[bytes, Story, Any, Any]]) -> _Sent:
         """``_send`` to its end, in a sender thread (Beam's counters belong to the bundle's)."""

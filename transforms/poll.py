@@ -50,12 +50,10 @@ class _TickTracker(OffsetRestrictionTracker):
     """The tick sequence's tracker: it splits only to checkpoint (``fraction_of_remainder`` 0,
     what ``defer_remainder`` asks for), never in the middle of what is left.
 
-    A runner may split a slow bundle at a fraction of its remaining restriction; for an endless
-    tick sequence the residual then starts at a tick in the far future (half-way to the end of
-    time), and its first ``process`` call sets the watermark to that tick. Prism, splitting
-    under load, then held the stage's output watermark there: every tick still to come was late
-    for every window downstream, and a drain never ended (seen: the live streaming test hung on
-    a loaded machine in two runs of two). Ticks are cheap: there is nothing to parallelise.
+    A split of an endless tick sequence at a fraction of its remainder starts the residual at a
+    tick in the far future, whose first ``process`` call sets the watermark there: every tick
+    still to come would then be late downstream (``docs/design.md``). Ticks are cheap: there is
+    nothing to parallelise.
     """
 
     def try_split(self, fraction_of_remainder: float) -> Any:

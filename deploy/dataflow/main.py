@@ -1,15 +1,16 @@
 """Dataflow flex template entry point: the template launcher runs this file with the parameters.
 
-A flex template passes every parameter as ``--name=value``. Beam's ``--streaming`` is a bare flag,
-so the template exposes ``streaming=true|false`` and this file turns it into the flag; everything
-else goes to ``newsflow ingest`` (``pipelines/ingest.py``) unchanged.
+It builds the job and submits it, then returns (``pipelines.launcher.submit``); Dataflow runs
+it. A flex template passes every parameter as ``--name=value``. Beam's ``--streaming`` is a bare
+flag, so the template exposes ``streaming=true|false`` and this file turns it into the flag;
+everything else reaches the launcher unchanged.
 """
 
 from __future__ import annotations
 
 import sys
 
-from pipelines.ingest import main as ingest_main
+from pipelines import launcher
 
 
 def template_argv(argv: list[str]) -> list[str]:
@@ -27,5 +28,14 @@ def template_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def main(argv: list[str]) -> int:
+    try:
+        launcher.submit(template_argv(argv))
+    except launcher.LaunchError as exc:
+        print(f"newsflow template: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(ingest_main(template_argv(sys.argv[1:])))
+    sys.exit(main(sys.argv[1:]))

@@ -80,10 +80,10 @@ def run(args: argparse.Namespace) -> int:
     if not feeds:
         print("nothing transient to retry")
         return 0
-    from newsflow.commands.ingest import run_ingest
+    from pipelines import launcher
 
     retry_path = path.with_name(path.stem + ".retry.jsonl")
     argv = [a for f in feeds for a in ("--feed_url", f)]
     argv += ["--feed_state", "false", "--dead_letters", str(retry_path), *args.rest]
     print(f"retrying {len(feeds)} feeds; new dead letters go to {retry_path}", file=sys.stderr)
-    return run_ingest(argv)
+    return launcher.main(argv)

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from newsflow import esnode
+    from local import esnode
 
     node = esnode.LocalNode(port=args.port or esnode.default_port(), heap=args.heap)
     try:

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--input", default="-", help="JSON lines file (default: stdin)")
     p.add_argument("--output", default="-", help="where to write (default: stdout)")
     p.add_argument(
-        "--fetched-at",
+        "--fetched_at",
         default=None,
         help="ISO-8601 time relative dates are resolved against (default: each line's "
         "fetched_at, else now)",

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     show.add_argument("--timeout", type=float, default=15.0,
                       help="read timeout in seconds (default 15)")
     show.add_argument("--retries", type=int, default=1, help="retries on transient errors")
-    show.add_argument("--ignore-robots", action="store_true", help="do not read robots.txt")
+    show.add_argument("--ignore_robots", action="store_true", help="do not read robots.txt")
     show.add_argument("--content", action="store_true",
                       help="also print each entry's content (HTML) and tags")
     show.set_defaults(func=run)

@@ -37,8 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from newsflow import esnode
+    from local import esnode
+    from pipelines.options import unknown_flags
 
+    unknown = unknown_flags(args.rest)
+    if unknown:  # before starting anything
+        print("\n  ".join(["newsflow run: bad arguments:", *unknown]), file=sys.stderr)
+        return 1
     es_url = os.environ.get("ES_URL")
     if not es_url and not esnode.health(esnode.LocalNode().url):
         print(
@@ -57,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace, es_url: str) -> int:
-    from newsflow.demosite import build_site
-    from newsflow.siteserver import SiteServer
+    from local.demosite import build_site
+    from local.siteserver import SiteServer
 
     site = build_site(args.demo_dir)
     with SiteServer(site.root, port=args.demo_port) as server:
@@ -75,16 +80,16 @@ def _run_demo(args: argparse.Namespace, es_url: str) -> int:
 
 
 def _ingest_and_show(argv: list[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     from newsflow import es
-    from newsflow.commands.ingest import ingest
+    from pipelines import launcher
     from pipelines.options import EsOptions
 
-    summary = ingest(argv)
+    summary = launcher.run(argv)
     if summary is None:
         return 1
     print("\n".join(summary.lines()))
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     config = PipelineOptions(argv).view_as(EsOptions).es_config()
     es.refresh(config)  # what was just indexed is searchable now, not in a second
     for title, kwargs in _example_searches(config):

@@ -9,8 +9,7 @@ check on a candidate pair; ``choose_canonical`` picks the original among a story
 from newsflow.dedupe.canonical import Entry, canonical_ranks, choose_canonical, story_id
 from newsflow.dedupe.cluster import Assignment, Stats, dedupe, same_story, url_key
 from newsflow.dedupe.match import DEFAULT_RULES, HORIZON, MatchRules, containment, is_copy
-from newsflow.dedupe.signature import Fingerprint, band_key_strings, fingerprint
-from newsflow.dedupe.text import body_hash
+from newsflow.dedupe.signature import Fingerprint, band_key_strings, body_hash, fingerprint
 
 __all__ = [
     "DEFAULT_RULES",

@@ -59,6 +59,33 @@ def url_band_key(url: str) -> str | None:
     return f"u-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:16]}"
 
 
+def candidate_keys(entry: Entry) -> list[str]:
+    """The keys under which ``entry`` meets its candidate copies: its band keys and its URL's
+    (``candidate_pairs`` uses the same keys, as numbers)."""
+    ukey = url_band_key(entry.url)
+    return [*entry.fingerprint.band_keys, *([ukey] if ukey else [])]
+
+
+def bucket_pairs(
+    members: Iterable[tuple[str, int | None]], horizon_micros: int, max_bucket: int = MAX_BUCKET
+) -> list[tuple[str, str]] | None:
+    """The candidate pairs of one key's bucket of (ref, published_at in epoch microseconds),
+    smaller ref first, within the horizon; None when the bucket holds more than ``max_bucket``
+    refs (a phrase every article of a site shares, not a story)."""
+    seen: dict[str, int | None] = {}
+    for ref, stamp in members:
+        seen[ref] = stamp
+        if len(seen) > max_bucket:
+            return None
+    ordered = sorted(seen.items())
+    return [
+        (ra, rb)
+        for i, (ra, ta) in enumerate(ordered)
+        for rb, tb in ordered[i + 1 :]
+        if ta is None or tb is None or abs(ta - tb) <= horizon_micros  # within_horizon, exact
+    ]
+
+
 def same_story(a: Entry, b: Entry, rules: MatchRules = DEFAULT_RULES) -> bool:
     """The pair check on two entries: same canonical URL, or one body a copy of the other."""
     ka = url_key(a.url)

@@ -409,3 +409,8 @@ def _anchors(sh: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.arange(k_doc.size) - np.searchsorted(k_doc, k_doc)
     keep = rank < MAX_ANCHOR_KEYS
     return keys[keep], k_doc[keep]
+
+
+def body_hash(body: str) -> str:
+    """A hash of the whole body's words, blind to case, quote style, dateline and whitespace."""
+    return fingerprint(body).body_hash

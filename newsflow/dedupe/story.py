@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from newsflow.dedupe.canonical import Entry, canonical_ranks, story_id
-from newsflow.dedupe.cluster import url_band_key
+from newsflow.dedupe.cluster import MAX_BUCKET, Stats, cluster, url_band_key
+from newsflow.dedupe.match import DEFAULT_RULES, MatchRules
 from newsflow.dedupe.signature import Fingerprint, band_key_strings, fingerprint
 from schemas.records import Article, Copy, Story
 
@@ -171,6 +172,20 @@ def build_story(members: Sequence[Member]) -> tuple[Story, Member]:
     story.copy_count = len(story.copies)
     story.band_keys = story_keys(canonical, members)
     return story, canonical
+
+
+def build_stories(
+    members: Sequence[Member], rules: MatchRules = DEFAULT_RULES, stats: Stats | None = None,
+    max_bucket: int = MAX_BUCKET,
+) -> list[tuple[Story, Member]]:
+    """The stories of a batch held in one process, with their canonical members: the batch
+    clustered (``cluster``), one story per cluster, its members in key order (as the keyed
+    path's grouping leaves them)."""
+    labels = cluster([m.entry for m in members], rules, stats, max_bucket)
+    components: dict[int, list[Member]] = {}
+    for member, label in zip(members, labels, strict=True):
+        components.setdefault(label, []).append(member)
+    return [build_story(sorted(c, key=lambda m: m.entry.key)) for c in components.values()]
 
 
 def stored_entry(story: Story) -> Entry:

@@ -182,10 +182,3 @@ def names(body: str) -> frozenset[str]:
         if _line_words(line) >= MIN_LINE_WORDS:
             found.update(_NAME.findall(unicodedata.normalize("NFKC", line)))
     return frozenset(found)
-
-
-def body_hash(body: str) -> str:
-    """A hash of the whole body's words, blind to case, quote style, dateline and whitespace."""
-    from newsflow.dedupe.signature import fingerprint
-
-    return fingerprint(body).body_hash

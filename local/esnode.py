@@ -26,6 +26,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local import cache_dir
+
 ES_VERSION = "9.2.4"
 MIN_JAVA = 21
 DEFAULT_PORT = 9200
@@ -35,19 +37,6 @@ UNPRIVILEGED_USER = "nobody"
 
 class NodeError(RuntimeError):
     """The local node could not be fetched, started or stopped; the message says why."""
-
-
-def cache_dir() -> Path:
-    """Where the distribution and node data live: $NEWSFLOW_CACHE, else a per-machine cache.
-
-    As root the default is ``/var/cache/newsflow``: the unprivileged user the node runs as must be
-    able to read it, and root's home is usually closed to other users.
-    """
-    if env := os.environ.get("NEWSFLOW_CACHE"):
-        return Path(env)
-    if os.geteuid() == 0:
-        return Path("/var/cache/newsflow")
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsflow"
 
 
 def default_port() -> int:

@@ -1,4 +1,4 @@
-"""Serves a static news site (``newsflow.demosite``'s output) on loopback, like a real web would.
+"""Serves a static news site (``local.demosite``'s output) on loopback, like a real web would.
 
 The demo, the tests and ``make bench`` need a news web that behaves like the real one where it
 matters to newsflow: conditional requests answered with 304, gzip, a robots.txt, feeds that fail
@@ -13,7 +13,7 @@ In-process::
         fetch(srv.url + "/feeds/cpa.example.rss")
         assert srv.count(status=304) == 0
 
-From the command line: ``newsflow demo serve DIR`` or ``python -m newsflow.siteserver DIR``.
+From the command line: ``newsflow demo serve DIR`` or ``python -m local.siteserver DIR``.
 """
 
 from __future__ import annotations
@@ -414,14 +414,14 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m newsflow.siteserver",
+    parser = argparse.ArgumentParser(prog="python -m local.siteserver",
                                      description="Serve a newsflow demo site on loopback.")
     parser.add_argument("root", help="the site directory (feeds/, pages/, feeds.txt)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    parser.add_argument("--port-file", help="write the port number to this file")
+    parser.add_argument("--port_file", help="write the port number to this file")
     parser.add_argument("--log", help="append 'METHOD PATH STATUS cond|-' lines to this file")
-    parser.add_argument("--slow-seconds", type=float, default=30.0,
+    parser.add_argument("--slow_seconds", type=float, default=30.0,
                         help="how long /slow/* stalls (default 30)")
     parser.add_argument("--warm", action="store_true",
                         help="read and gzip every file before serving (benchmarks: no client "

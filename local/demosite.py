@@ -2,15 +2,16 @@
 
 newsflow needs a news web it can fetch without the internet and whose right answers are known:
 which pages are copies of which story, when each was published, which feeds fail. This module
-writes such a web as static files that ``newsflow.siteserver`` serves on loopback.
+writes such a web as static files that ``local.siteserver`` serves on loopback.
 
 How it works, in four steps (all driven by one seeded ``random.Random``, no network):
 
 1. **Outlets** (``_outlets``): invented news sites. A wire agency writes originals that newspapers
    syndicate; newspapers write originals; an aggregator re-posts other outlets' articles like a
    scraper does; an excerpt site posts the first paragraphs with "Read more at ...".
-2. **Stories**: the hand-written ones in ``newsflow.demostories`` first, then as many synthetic
-   ones as needed (``synthetic_story``: sentence templates filled from word pools).
+2. **Stories**: the hand-written ones (``local/demo/stories/``, read by ``local.demostories``)
+   first, then as many synthetic ones as needed (``synthetic_story``: sentence templates
+   filled from word pools).
 3. **Plan** (``_plan``): each original goes to a publishing outlet, then copies are added until
    ``copy_rate`` of all articles are copies: wire syndications (re-titled, dateline added, one
    paragraph cut, quotes straightened), aggregator re-posts (share widgets, "Published 2 hours
@@ -50,7 +51,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from newsflow.demostories import FINANCE_DISCLAIMER, SAME_EVENT, STORIES, BaseStory
+from local.demostories import FINANCE_DISCLAIMER, SAME_EVENT, STORIES, BaseStory
 
 __all__ = [
     "BASE_TIME",
