@@ -17,7 +17,8 @@ Speed is pages per CPU-second on one core, newsflow against trafilatura alone in
 the same pages, in alternating passes (the machine is shared: the ratio of neighbouring passes
 is the stable figure; its range over the passes is printed).
 
-The figures go to stdout and to ``docs/quality.md`` (not with ``--no-doc``).
+The figures go to stdout and to the Extraction sections of ``docs/quality.md`` and
+``docs/performance.md`` (not with ``--no-doc``).
 
     python eval/extract.py [--sets extraction extraction-wceb aggregator-pages]
                            [--passes 3] [--out DIR] [--no-doc]
@@ -48,7 +49,7 @@ import lxml.html  # noqa: E402
 import trafilatura  # noqa: E402
 from readability import Document  # noqa: E402
 
-from eval.report import write_section  # noqa: E402
+from eval.report import invocation, write_section  # noqa: E402
 from newsflow.extract import extract_article  # noqa: E402
 
 SETS = {
@@ -274,26 +275,34 @@ def main() -> int:
                     fh.write(json.dumps({"id": page.id, "body": page.texts["newsflow"]},
                                         ensure_ascii=False) + "\n")
     scorer = check_scorer(data, checked)
-    report = "\n".join([
+    quality_report = "\n".join([
         "Token F1 averaged over pages (`../shared/tools/score_extract.py`'s metric). "
         "trafilatura: 2.3 with default settings; readability: readability-lxml 0.9; the "
         "better of the two is chosen per page with the answer known. Halves: a page is "
-        "`dev` when the SHA-256 of its id is even.", "",
+        "`dev` when the SHA-256 of its id is even (rules and thresholds were chosen looking "
+        "at the dev halves; the held-out halves check them). Targets: WCEB ≥ 0.94, "
+        "ScrapingHub ≥ 0.97, aggregator re-posts ≥ 0.985; pages lost: 0.", "",
         *quality, "",
-        f"Speed, one core, {args.passes} alternating passes (newsflow's whole extraction: "
-        "parse, metadata, dates, authors, language; the reference is trafilatura alone in "
-        "fast mode):", "",
-        *speed, "",
         "Pages 0.2 or more below the better library:", "",
         *losses,
         scorer,
     ])
+    speed_report = "\n".join([
+        f"One core, {args.passes} alternating passes over each set: newsflow's whole "
+        "extraction (parse, prune, trafilatura, readability where trafilatura's result looks "
+        "wrong, merge, cleanup, metadata, dates, language) against trafilatura alone in fast "
+        "mode on the same pages. Target: ratio ≥ 0.8.", "",
+        *speed,
+    ])
     print()
-    print(report)
+    print(quality_report)
+    print()
+    print(speed_report)
     if args.doc:
-        path = write_section(doc="quality", title="Extraction", markdown=report,
-                             command="make eval")
-        print(f"wrote {path.relative_to(ROOT)}")
+        for doc, report in (("quality", quality_report), ("performance", speed_report)):
+            path = write_section(doc=doc, title="Extraction", markdown=report,
+                                 command=invocation())
+            print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 
