@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("dedupe", "dedupe"),
     ("deadletters", "deadletters"),
     ("es", "es"),
+    ("kibana", "kibana"),
     ("demo", "demo"),
 )
 

@@ -3,7 +3,10 @@
 ``EsConfig`` is the one picklable description of a cluster and an index alias that transforms
 take as a constructor argument; ``client()`` builds the official client (orjson serializer) on a
 worker. ``ensure_index`` installs the index template for the alias and creates the first
-index behind it (``news`` → ``news-000001``) so a re-index can swap the alias later.
+index behind it (``news`` → ``news-000001``) so a re-index can swap the alias later. Where the
+cluster has index lifecycle management (ILM: every full distribution), a policy rolls the
+alias's write index over (``news-000002``, ...); the minimal development node has none, and
+there the alias keeps one index.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import copy
 import functools
 import importlib.resources
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +25,19 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
+LOG = logging.getLogger(__name__)
+
 DEFAULT_INDEX = "news"
+# The write index rolls over at whichever comes first: 50 GB in its primary shard (the top of
+# the 10-50 GB Elastic advises for search shards) or 30 days (a month per index, so old months
+# can be moved or dropped as a unit). No delete phase: an archive keeps every story.
+ROLLOVER = {"max_primary_shard_size": "50gb", "max_age": "30d"}
+# Index template keys that PUT _index_template accepts (GET answers with more).
+_TEMPLATE_KEYS = (
+    "index_patterns", "template", "composed_of", "priority", "version", "_meta", "data_stream",
+    "allow_auto_create", "ignore_missing_component_templates", "deprecated",
+)
+_ROLLOVER_OFF_SAID: set[tuple[str, str]] = set()
 # Full-text fields and their weights: the title counts three times the body.
 SEARCH_FIELDS = ("title^3", "title.english^3", "summary^2", "body", "body.english")
 
@@ -107,6 +123,24 @@ class EsConfig:
         return f"{self.index}-000001"
 
 
+def index_pattern(alias: str) -> str:
+    """The indices behind ``alias``: ``news-000001``, ``news-000002``, ... match ``news-0*``.
+
+    Not ``news-*``: that also matches ``news-local-000001``, so two aliases where one is the
+    other plus a dash would have overlapping templates of the same priority, which
+    Elasticsearch refuses. ``news-0*`` and ``news-local-0*`` share no index name.
+    """
+    return f"{alias}-0*"
+
+
+def template_name(alias: str) -> str:
+    return f"newsflow-{alias}"
+
+
+def policy_name(alias: str) -> str:
+    return f"newsflow-{alias}"
+
+
 @functools.cache
 def template_source() -> dict[str, Any]:
     """The index template as written in ``schemas/index_template.json``."""
@@ -126,16 +160,30 @@ def cluster_modules(client: Elasticsearch) -> set[str]:
     return names
 
 
-def build_template(alias: str, modules: set[str]) -> dict[str, Any]:
+def lifecycle_policy() -> dict[str, Any]:
+    """The ILM policy of a story alias: roll the write index over by size and age (``ROLLOVER``)."""
+    return {
+        "_meta": {"managed_by": "newsflow"},
+        "phases": {"hot": {"min_age": "0ms", "actions": {"rollover": dict(ROLLOVER)}}},
+    }
+
+
+def build_template(alias: str, modules: set[str], *, ilm: bool = False) -> dict[str, Any]:
     """The composable template for ``alias``, with language analysis where the cluster has it.
 
     ``analysis-common`` (in every full distribution, absent from the minimal one) brings the
     ``english`` analyzer and ``asciifolding``: then text is folded ("café" finds "cafe") and the
     title, summary and body get an ``.english`` sub-field with stemming. Without it the template
     keeps the built-in ``standard`` analyzer, and searches on the sub-fields simply match nothing.
+    With ``ilm`` the indices name the alias's lifecycle policy and the alias it rolls over.
     """
     body = copy.deepcopy(template_source())
-    body["index_patterns"] = [f"{alias}-*"]
+    body["index_patterns"] = [index_pattern(alias)]
+    if ilm:
+        body["template"]["settings"]["index"]["lifecycle"] = {
+            "name": policy_name(alias),
+            "rollover_alias": alias,
+        }
     if "analysis-common" in modules:
         body["template"]["settings"]["analysis"] = {
             "analyzer": {
@@ -168,13 +216,37 @@ def check_reachable(config: EsConfig) -> None:
         client.close()
 
 
+def ilm_available(client: Elasticsearch) -> bool:
+    """Whether the cluster has index lifecycle management and lets us use it.
+
+    The minimal distribution has no ILM module: ``GET _ilm/status`` finds no handler there (400).
+    """
+    try:
+        client.ilm.get_status()
+    except ApiError as exc:
+        if exc.meta.status in (400, 403, 404, 405):
+            return False
+        raise
+    return True
+
+
 def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
-    """Install (or update) the template for ``config.index``; create its first index and alias."""
+    """Install (or update) the template for ``config.index``; create its first index and alias.
+
+    Where the cluster has ILM the alias's lifecycle policy is installed first and the template
+    names it; a write index made before the policy existed is put under it. Where it has none,
+    the alias keeps one index, and that is logged once.
+    """
     own = client is None
     es = client or config.client()
     try:
-        template = build_template(config.index, cluster_modules(es))
-        es.indices.put_index_template(name=f"newsflow-{config.index}", **template)
+        ilm = ilm_available(es)
+        if ilm:
+            _put_policy(es, config.index)
+        else:
+            _say_rollover_off(config)
+        template = build_template(config.index, cluster_modules(es), ilm=ilm)
+        _put_template(es, config.index, template)
         if not es.indices.exists_alias(name=config.index):
             try:
                 es.indices.create(
@@ -184,6 +256,8 @@ def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
             except ApiError as exc:
                 if exc.meta.status != 400 or "resource_already_exists" not in str(exc):
                     raise
+        elif ilm:
+            _put_write_index_under_policy(es, config.index)
     except TransportError as exc:
         raise EsUnavailable(
             f"Elasticsearch at {config.url} is unreachable: {_reason(exc)}"
@@ -191,6 +265,86 @@ def ensure_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
     finally:
         if own:
             es.close()
+
+
+def _say_rollover_off(config: EsConfig) -> None:
+    key = (config.url, config.index)
+    if key not in _ROLLOVER_OFF_SAID:
+        _ROLLOVER_OFF_SAID.add(key)
+        LOG.info(
+            "Elasticsearch at %s offers no index lifecycle management (ILM) to newsflow: "
+            "rollover is off, alias %s keeps writing to one index",
+            config.url,
+            config.index,
+        )
+
+
+def _put_policy(es: Elasticsearch, alias: str) -> None:
+    """Install the alias's lifecycle policy unless it is there already (every worker's setup
+    calls this; each PUT would make a new policy version)."""
+    name, wanted = policy_name(alias), lifecycle_policy()
+    try:
+        current = es.ilm.get_lifecycle(name=name)[name]["policy"]
+    except NotFoundError:
+        current = {}
+    if current.get("phases") != wanted["phases"]:
+        es.ilm.put_lifecycle(name=name, policy=wanted)
+
+
+def _put_template(es: Elasticsearch, alias: str, template: dict[str, Any]) -> None:
+    """Put the alias's template. If an older newsflow template claims ``<other alias>-*`` and
+    so overlaps ours, narrow it to its own ``index_pattern`` and try once more."""
+    try:
+        es.indices.put_index_template(name=template_name(alias), **template)
+    except ApiError as exc:
+        if exc.meta.status != 400 or "same priority" not in str(exc):
+            raise
+        if not _narrow_legacy_templates(es, alias):
+            raise
+        es.indices.put_index_template(name=template_name(alias), **template)
+
+
+def _narrow_legacy_templates(es: Elasticsearch, alias: str) -> bool:
+    """Rewrite the newsflow templates of the old shape (``<other>-*``) that overlap ``alias``'s
+    to ``index_pattern(other)``: their indices, ``<other>-000001`` ..., still match. Whether
+    any was rewritten."""
+    ours = index_pattern(alias).rstrip("*")
+    found = es.indices.get_index_template(name=template_name("*"))["index_templates"]
+    narrowed = False
+    for item in found:
+        other = item["name"].removeprefix(template_name(""))
+        body = item["index_template"]
+        theirs = f"{other}-"
+        if body.get("index_patterns") != [theirs + "*"]:
+            continue
+        if not (ours.startswith(theirs) or theirs.startswith(ours)):
+            continue
+        kept = {k: v for k, v in body.items() if k in _TEMPLATE_KEYS}
+        kept["index_patterns"] = [index_pattern(other)]
+        es.indices.put_index_template(name=item["name"], **kept)
+        LOG.info("index template %s now matches %s only", item["name"], index_pattern(other))
+        narrowed = True
+    return narrowed
+
+
+def _put_write_index_under_policy(es: Elasticsearch, alias: str) -> None:
+    """An alias created before its cluster had the policy: its write index gets the policy."""
+    indices = es.indices.get_alias(name=alias)
+    writers = [
+        name
+        for name, info in indices.items()
+        if info["aliases"][alias].get("is_write_index") or len(indices) == 1
+    ]
+    for name in writers:
+        settings = es.indices.get_settings(index=name, name="index.lifecycle.name")
+        if not settings[name]["settings"]:
+            es.indices.put_settings(
+                index=name,
+                settings={
+                    "index.lifecycle.name": policy_name(alias),
+                    "index.lifecycle.rollover_alias": alias,
+                },
+            )
 
 
 def refresh(config: EsConfig) -> None:
@@ -203,19 +357,27 @@ def refresh(config: EsConfig) -> None:
 
 
 def delete_index(config: EsConfig, client: Elasticsearch | None = None) -> None:
-    """Drop the alias's indices and template (tests and `newsflow es reset`)."""
+    """Drop the alias's indices, template and lifecycle policy (tests and `newsflow es reset`)."""
     es = client or config.client()
     try:
-        # the story indices behind the alias, and the feed state index (newsflow/feedstate.py)
-        es.indices.delete(
-            index=f"{config.index}-*,{config.index}_feeds",
+        # the story indices behind the alias, and the feed state index (newsflow/feedstate.py),
+        # by name: clusters refuse wildcard deletes unless action.destructive_requires_name is off
+        names = es.indices.get(
+            index=f"{index_pattern(config.index)},{config.index}_feeds",
             ignore_unavailable=True,
             allow_no_indices=True,
         )
+        if names:
+            es.indices.delete(index=",".join(names), ignore_unavailable=True)
         try:
-            es.indices.delete_index_template(name=f"newsflow-{config.index}")
+            es.indices.delete_index_template(name=template_name(config.index))
         except NotFoundError:
             pass
+        if ilm_available(es):
+            try:
+                es.ilm.delete_lifecycle(name=policy_name(config.index))
+            except NotFoundError:
+                pass
     finally:
         if client is None:
             es.close()

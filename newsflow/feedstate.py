@@ -5,7 +5,7 @@ A re-run should fetch only what changed (conditional GET with the last ``ETag`` 
 keeps failing less often. That state lives in an index of its own next to the stories, so no
 extra database is needed: ``<alias>_feeds`` for an :class:`~newsflow.es.EsConfig` whose alias is
 ``<alias>`` (``news`` → ``news_feeds``; an underscore, so the stories' template pattern
-``news-*`` does not claim it). One document per feed, ``_id`` = SHA-1 of the feed URL.
+``news-0*`` does not claim it). One document per feed, ``_id`` = SHA-1 of the feed URL.
 
 The fetch step and the parse step write different fields with partial updates (``doc`` +
 ``doc_as_upsert``), so neither overwrites the other's. The rules (what a success, a 304 or a

@@ -205,11 +205,13 @@ class Story(_Record):
     band_keys: list[str] = field(default_factory=list)
     body_hash: str = ""
     # Where the stored version this story was merged into stood (Elasticsearch's optimistic
-    # concurrency control): the sink writes only if nobody wrote in between. Not indexed.
+    # concurrency control): the sink writes only if nobody wrote in between, and writes to the
+    # index that version is in (the alias may have rolled over to a newer one since). Not indexed.
     seq_no: int | None = None
     primary_term: int | None = None
+    stored_index: str | None = None
 
-    NOT_INDEXED = ("seq_no", "primary_term")
+    NOT_INDEXED = ("seq_no", "primary_term", "stored_index")
 
     _TIME_FIELDS = ("published_at", "modified_at", "fetched_at")
 

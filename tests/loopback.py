@@ -21,6 +21,7 @@ Usage::
         url = loopback.url("/feed.xml")               # http://127.0.0.1:PORT/feed.xml
         loopback.hits("/feed.xml")                    # how many requests that path received
         loopback.requests                             # every Request(method, path, headers)
+        loopback.route("/api", lambda req: Response(200, req.body))  # POST bodies are in .body
 
 A ``Response`` has ``status``, ``body`` (bytes or str), ``headers``, ``content_type``,
 ``delay`` (seconds before answering), ``gzip``/``deflate`` (compress the body and set
@@ -52,13 +53,14 @@ __all__ = ["LoopbackServer", "Request", "Response", "loopback"]
 
 @dataclass
 class Request:
-    """What the server received: method, path (with query), lower-cased header names, and
-    ``at``, the ``time.monotonic()`` of its arrival."""
+    """What the server received: method, path (with query), lower-cased header names,
+    ``at``, the ``time.monotonic()`` of its arrival, and a POST's ``body``."""
 
     method: str
     path: str
     headers: dict[str, str]
     at: float = 0.0
+    body: bytes = b""
 
 
 @dataclass
@@ -81,16 +83,19 @@ Handler = Callable[[Request], Response]
 
 
 class LoopbackServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 (a free port) with programmable routes."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or another loopback ``host``, such as 127.0.1.2:
+    a host of its own for politeness), a free port, with programmable routes."""
 
-    def __init__(self, fixtures: str | Path | None = None, port: int = 0) -> None:
+    def __init__(self, fixtures: str | Path | None = None, port: int = 0,
+                 host: str = "127.0.0.1") -> None:
         self._routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._hits: dict[str, int] = {}
         self.requests: list[Request] = []
         self.fixtures = Path(fixtures) if fixtures else None
-        self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
+        self.host = host
+        self._httpd = _Server((host, port), _make_handler(self))
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -121,7 +126,7 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
@@ -235,9 +240,14 @@ def _make_handler(server: LoopbackServer) -> type[http.server.BaseHTTPRequestHan
         def do_GET(self) -> None:  # noqa: N802
             self._serve(head=False)
 
-        def _serve(self, head: bool) -> None:
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            self._serve(head=False, body=self.rfile.read(length))
+
+        def _serve(self, head: bool, body: bytes = b"") -> None:
             request = Request(self.command, self.path,
-                              {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                              {k.lower(): v for k, v in self.headers.items()}, time.monotonic(),
+                              body)
             response = server._answer(request)
             if response.delay and not server._wait(response.delay):
                 self.close_connection = True

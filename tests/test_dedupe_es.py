@@ -218,3 +218,27 @@ def test_looking_stories_up_together_finds_what_looking_each_up_finds(
     assert any(isinstance(f, str) for f in found)  # the lookups do find stored stories
     assert searched_each == ([len(items)] if each_alone else [])
 
+
+
+def test_a_copy_after_a_rollover_joins_the_story_in_its_own_index(
+    es_config: EsConfig, in_memory: bool
+) -> None:
+    """Where ILM rolls the alias over, a story stays in the index it was written to: a copy
+    arriving afterwards updates it there, not as a second document in the new write index."""
+    ensure_index(es_config)
+    run(es_config, ["bridge-original"], in_memory)
+    client = es_config.client()
+    try:
+        client.indices.rollover(alias=es_config.index)  # what the lifecycle policy does
+        assert run(es_config, ["bridge-wire", "ferry-original"], in_memory) == {
+            "stories_new": 1, "copies_merged": 1}
+        client.indices.refresh(index=es_config.index)
+        hits = client.search(index=es_config.index, size=10)["hits"]["hits"]
+    finally:
+        client.close()
+    by_url = {h["_source"]["url"]: h for h in hits}
+    assert len(hits) == 2
+    bridge = by_url[ROWS["bridge-original"]["url"]]
+    assert bridge["_index"] == es_config.first_index
+    assert bridge["_source"]["copy_count"] == 2
+    assert by_url[ROWS["ferry-original"]["url"]]["_index"] == f"{es_config.index}-000002"

@@ -6,6 +6,7 @@ import pickle
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -296,3 +297,121 @@ def test_fetch_many_mixes_outcomes_and_keeps_requests(loopback: LoopbackServer) 
     assert ok(outcomes[requests[1]]).body == b"g"
     assert failed(outcomes[requests[2]]).status == 404
     assert failed(outcomes[requests[3]]).kind == "dns"
+
+
+# -- many hosts side by side ------------------------------------------------------------------
+
+
+class _HostProbe:
+    """Per-host records of a loopback server: arrival times and the most requests in flight at
+    once (a request counts from its arrival until its answer is written)."""
+
+    def __init__(self, server: LoopbackServer, hold: float) -> None:
+        self.arrivals: list[float] = []
+        self.in_flight = 0
+        self.most = 0
+        lock = threading.Lock()
+
+        def handler(req: Request) -> Response:
+            with lock:
+                self.arrivals.append(req.at)
+                self.in_flight += 1
+                self.most = max(self.most, self.in_flight)
+            time.sleep(hold)  # the answer takes this long (not a wait for a condition)
+            with lock:
+                self.in_flight -= 1
+            return Response(200, b"page", content_type="text/html")
+
+        server.route("/page", handler)
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[LoopbackServer]]:
+    """Four loopback servers, each on an address of its own (127.0.1.1-4): four hosts."""
+    servers = [LoopbackServer(host=f"127.0.1.{n}").start() for n in range(1, 5)]
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_many_hosts_are_fetched_side_by_side_each_within_its_limits(
+        hosts: list[LoopbackServer]) -> None:
+    # The answer takes longer than the delay, so the concurrency limit binds too.
+    probes = [_HostProbe(server, hold=0.5) for server in hosts]
+    config = FetchConfig(per_host_concurrency=2, per_host_min_delay=0.3, max_workers=16,
+                         retries=0)
+    urls = [server.url(f"/page?n={n}") for n in range(8) for server in hosts]
+    with Fetcher(config) as fetcher:
+        outcomes = list(fetcher.fetch_many(urls))
+    assert sorted(str(item) for item, _ in outcomes) == sorted(urls)
+    assert all(isinstance(outcome, FetchResult) for _, outcome in outcomes)
+    for probe in probes:
+        assert len(probe.arrivals) == 8
+        assert probe.most <= 2  # what the server saw in flight never exceeds what was sent
+        gaps = [b - a for a, b in zip(probe.arrivals, probe.arrivals[1:], strict=False)]
+        # Arrival times can be bunched by the network path a little, never by a whole delay.
+        assert min(gaps) >= 0.3 - 0.1
+    # Side by side: each host is served while every other one is (a host-after-host schedule
+    # would give disjoint spans).
+    spans = [(min(p.arrivals), max(p.arrivals)) for p in probes]
+    for first, last in spans:
+        assert all(other_first < last and first < other_last
+                   for other_first, other_last in spans)
+
+
+def test_a_crawl_delay_in_robots_txt_spaces_that_host_only(
+        hosts: list[LoopbackServer]) -> None:
+    strict, other = hosts[0], hosts[1]
+    strict.add("/robots.txt", "User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
+    strict_probe, other_probe = _HostProbe(strict, hold=0), _HostProbe(other, hold=0)
+    config = FetchConfig(per_host_concurrency=2, per_host_min_delay=0.1, retries=0)
+    with Fetcher(config) as fetcher:
+        list(fetcher.fetch_many([s.url(f"/page?n={n}") for n in range(3)
+                                 for s in (strict, other)]))
+        assert fetcher.frontier is not None
+        assert fetcher.frontier.host_delay(strict.base_url) == 1.0
+        assert fetcher.frontier.host_delay(other.base_url) == 0.1
+    strict_gaps = [b - a for a, b in zip(strict_probe.arrivals, strict_probe.arrivals[1:],
+                                         strict=False)]
+    assert len(strict_gaps) == 2 and min(strict_gaps) >= 1.0 - 0.1
+    assert max(other_probe.arrivals) < max(strict_probe.arrivals)  # not held to the strict pace
+
+
+def test_fetchers_of_one_process_share_each_host_s_limits(loopback: LoopbackServer) -> None:
+    probe = _HostProbe(loopback, hold=0.3)
+    config = FetchConfig(per_host_concurrency=1, per_host_min_delay=0, retries=0)
+    with Fetcher(config) as one, Fetcher(config) as two:
+        futures = [f.submit(loopback.url(f"/page?n={n}")) for n in range(3)
+                   for f in (one, two)]
+        assert all(isinstance(future.result(timeout=60), FetchResult) for future in futures)
+    assert probe.most == 1  # two fetchers, one slot at the host between them
+    assert loopback.hits("/robots.txt") == 1  # and one reading of its robots.txt
+
+
+def test_closing_a_fetcher_ends_what_it_still_had_queued(loopback: LoopbackServer) -> None:
+    loopback.add("/p", b"ok")
+    config = FetchConfig(per_host_concurrency=1, per_host_min_delay=5, retries=0,
+                         respect_robots=False)
+    fetcher = Fetcher(config)
+    first = fetcher.submit(loopback.url("/p?n=1"))
+    second = fetcher.submit(loopback.url("/p?n=2"))  # 5 s behind the first
+    assert isinstance(first.result(timeout=60), FetchResult)
+    fetcher.close()
+    outcome = second.result(timeout=60)
+    assert isinstance(outcome, FetchError) and outcome.kind == "cancelled" and outcome.transient
+    assert loopback.hits("/p") == 1
+
+
+def test_every_page_of_a_host_that_is_down_fails_after_its_retries(
+        hosts: list[LoopbackServer]) -> None:
+    down = hosts[0]
+    address = down.base_url
+    down.stop()  # nothing listens there any more: connections are refused
+    config = FetchConfig(retries=1, backoff_base=0, per_host_min_delay=0)
+    with Fetcher(config) as fetcher:
+        outcomes = [outcome for _, outcome in fetcher.fetch_many(
+            [f"{address}/page?n={n}" for n in range(5)])]
+    assert all(isinstance(o, FetchError) and o.kind == "connect" and o.attempts == 2
+               for o in outcomes)

@@ -227,13 +227,15 @@ class _BulkIndexFn(beam.DoFn):
         for hit in resp["hits"]["hits"]:
             stored = Story.from_dict(hit["_source"])
             stored.seq_no, stored.primary_term = hit["_seq_no"], hit["_primary_term"]
+            stored.stored_index = hit["_index"]
             out[hit["_id"]] = stored
         return out
 
     def _action(self, story: Story, source: bytes | None) -> dict[str, Any]:
         action: dict[str, Any] = {
             "_op_type": "index",
-            "_index": self._es.index,
+            # a stored story is updated where it is: after a rollover the alias writes elsewhere
+            "_index": story.stored_index or self._es.index,
             "_id": story.story_id,
             "_source": source if source is not None else story.to_json(),
         }

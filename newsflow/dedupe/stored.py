@@ -192,6 +192,7 @@ class StoredStories:
         for hit in hits:
             stored = Story.from_dict(hit["_source"])
             stored.seq_no, stored.primary_term = hit.get("_seq_no"), hit.get("_primary_term")
+            stored.stored_index = hit.get("_index")
             if matches_stored(stored, story, canonical, self._rules):
                 return stored
         return None

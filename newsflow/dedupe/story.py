@@ -215,6 +215,7 @@ def merge_into(existing: Story, new: Story, new_canonical: Member) -> Story:
     merged.copy_count = len(merged.copies)
     merged.band_keys = sorted(set(existing.band_keys) | set(new.band_keys))[:MAX_STORY_KEYS]
     merged.seq_no, merged.primary_term = existing.seq_no, existing.primary_term
+    merged.stored_index = existing.stored_index
     return merged
 
 
@@ -231,6 +232,7 @@ def combine_versions(versions: Sequence[Story]) -> Story:
     stored = next((v for v in versions if v.seq_no is not None), None)
     merged.seq_no = stored.seq_no if stored else None
     merged.primary_term = stored.primary_term if stored else None
+    merged.stored_index = stored.stored_index if stored else None
     return merged
 
 
