@@ -225,3 +225,17 @@ def test_dateparser_stays_unloaded_on_pages_with_an_absolute_date() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "News 24 is now available on your cellphone.",  # "now", inside a sentence
+        "9. One year on: the old system still outshines the new one",
+        "Top stories for 2007:",  # a year, the rest of the date taken from the fetch time
+        "Telephone Number: 021 680 3971",
+        "Posted at 6:18 a.m., Tuesday, January 8, 2008",  # absolute: not this source's
+    ],
+)
+def test_lines_that_are_not_relative_dates(line: str) -> None:
+    assert parse_relative(line, NOW, languages=["en"]) is None

@@ -375,6 +375,8 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
     pool_a, pool_b = _ngram_pool(stream_a), _ngram_pool(stream_b)
     a.shared = [_shared(w, pool_b) for w in a.words]
     b.shared = [_shared(w, pool_a) for w in b.words]
+    if all(a.shared) and all(b.shared):
+        return a.paragraphs, "trafilatura"  # the same text, give or take repeats
     if min(a.size(True), b.size(True)) < 0.5 * min(a.size(), b.size()):
         if a.prose_words() >= b.prose_words():
             return a.paragraphs, "trafilatura"
@@ -392,10 +394,13 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
 def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
     """``a``'s story span, with ``b``'s own prose from its span put where ``b`` has it."""
     sizes_a, sizes_b = [len(w) for w in a.words], [len(w) for w in b.words]
-    whole = (0, len(sizes_a) - 1) == _span(sizes_a, a.shared, [], None) and (
-        (0, len(sizes_b) - 1) == _span(sizes_b, b.shared, [], None))
-    # Where the paragraphs are on the page matters only when the span leaves some out.
-    blocks = _blocks_by_text(tree) if tree is not None and not whole else {}
+    a0, a1 = _span(sizes_a, a.shared, [], None)
+    b0, b1 = _span(sizes_b, b.shared, [], None)
+    # Where the paragraphs are on the page matters only when a span leaves out something
+    # that could be kept: any paragraph of a's, prose of b's.
+    left_out = (a0 > 0 or a1 < len(sizes_a) - 1
+                or any(b.prose[:b0]) or any(b.prose[b1 + 1:]))
+    blocks = _blocks_by_text(tree) if tree is not None and left_out else {}
     places_a = [blocks.get(" ".join(w)) for w in a.words]
     places_b = [blocks.get(" ".join(w)) for w in b.words]
     placed = [(place, len(words)) for side, places in ((a, places_a), (b, places_b))

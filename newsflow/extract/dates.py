@@ -52,8 +52,9 @@ _RELATIVE_LINES = 20  # a date line sits near the top of the extracted text...
 _RELATIVE_WORDS = 8  # ...and is short
 _GLUED = re.compile(r"(?<=[^\W\d_])(?=\d)")  # "Published1 hour ago": spans joined without a space
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_BARE_DURATION = re.compile(r"^\W*\d+\s+\w+\W*$")  # "2 min" of "2 min read": no "ago", no "vor"
-_PROBE = timedelta(hours=25)  # a relative date moves with the time it is relative to
+_OLDEST = timedelta(days=366)  # a publication date given as "ago" is recent
+_LABEL_WORDS = 5  # the rest of a date line is a label ("Mis à jour", "Published", a byline)
+_WIDEN = 3  # words before a found phrase that may hold its marker ("il y" of "il y a 2 h")
 
 
 @dataclass
@@ -149,8 +150,14 @@ def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None 
     """The UTC time a relative date line means ("Published 1 hour ago", "vor 3 Stunden",
     "il y a 2 heures", "hace 3 horas", "há 2 horas", "3 часа назад", "2時間前", "gestern, 14:30"),
     read by ``dateparser`` in ``languages`` (English when None) against ``now``; a clock time
-    in it is in ``tz`` (UTC when None). None when the line holds no relative date (an absolute
-    date, "2 min read" and "Top 10" are not)."""
+    in it is in ``tz`` (UTC when None). None when the line holds no relative date.
+
+    dateparser's search finds candidate phrases; one counts when dateparser's relative-time
+    parser reads it the same whether it is told to prefer past or future dates: "3 hours
+    ago" and "gestern" say which way, a bare "2 min" (of "2 min read") does not, and names of
+    weekdays and months are no relative time at all. The phrase must be most of its line
+    ("now" in a sentence is not a date line) and within a year before ``now``.
+    """
     text = _GLUED.sub(" ", " ".join(text.split()))
     if not text or not _maybe_date_line(text):
         return None
@@ -162,19 +169,27 @@ def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None 
     base = local_now.replace(tzinfo=None)
     langs = list(languages or ["en"])
 
-    def settings(at: datetime) -> dict[str, Any]:
-        return {"RELATIVE_BASE": at, "PREFER_DATES_FROM": "past",
-                "RETURN_AS_TIMEZONE_AWARE": False}
+    def read(phrase: str, prefer: str) -> datetime | None:
+        settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer,
+                    "RETURN_AS_TIMEZONE_AWARE": False, "PARSERS": ["relative-time"]}
+        return parse(phrase, languages=langs, settings=settings)  # type: ignore[arg-type]
 
     try:
-        found = search_dates(text, languages=langs, settings=settings(base)) or []
-        for phrase, when in found:
-            if _BARE_DURATION.match(phrase):
-                continue
-            moved = parse(phrase, languages=langs, settings=settings(base + _PROBE))
-            if moved is None or moved == when:
-                continue  # an absolute date: not what this source is for
-            return (when if when.tzinfo else when.replace(tzinfo=zone)).astimezone(UTC)
+        found = search_dates(text, languages=langs,
+                             settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past",
+                                       "RETURN_AS_TIMEZONE_AWARE": False}) or []
+        for phrase, _ in found:
+            before = text[:max(text.find(phrase), 0)].split()
+            for widen in range(min(_WIDEN, len(before)) + 1):
+                candidate = " ".join([*before[len(before) - widen:], phrase])
+                if len(text.split()) - len(candidate.split()) > _LABEL_WORDS:
+                    continue  # "now" in "News 24 is now on your phone"
+                when = read(candidate, "past")
+                if when is None or when != read(candidate, "future"):
+                    continue  # not relative ("Friday", "Jan"), or no direction ("2 min")
+                at = when.astimezone(zone) if when.tzinfo else when.replace(tzinfo=zone)
+                if timedelta(0) <= local_now - at <= _OLDEST:
+                    return at.astimezone(UTC)
     except (ValueError, TypeError, OverflowError, AttributeError, KeyError):
         return None  # an unknown language code, or a phrase dateparser chokes on
     return None
