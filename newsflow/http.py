@@ -19,6 +19,7 @@ Built on urllib3 (connection pooling, streaming bounded decompression); no Beam 
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import queue
@@ -31,9 +32,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -48,6 +51,7 @@ from urllib3.exceptions import (
 
 from newsflow import __version__
 from newsflow.frontier import Frontier, Next, Task
+from newsflow.netguard import AddressPolicy, AddressRefused, parse_allowlist
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -57,6 +61,8 @@ __all__ = [
     "FetchResult",
     "Fetcher",
     "host_key",
+    "redact_url",
+    "split_credentials",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,7 @@ BAD_URL = "bad_url"
 PROTOCOL = "protocol"
 TLS = "tls"
 CANCELLED = "cancelled"
+REFUSED_ADDRESS = "refused_address"
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,8 @@ class FetchConfig:
     ``min(backoff_base * 2**(n-1), backoff_max)``, or the server's ``Retry-After`` (capped at
     ``backoff_max``) on 429/503. A host's robots.txt ``Crawl-delay`` raises its delay, up to
     ``max_crawl_delay``. ``max_workers`` is the number of requests in flight at once, over all
-    hosts (threads of the shared frontier).
+    hosts (threads of the shared frontier). Connections go to public addresses only, and to
+    the networks of ``allow_networks`` (CIDR strings; see :mod:`newsflow.netguard`).
     """
 
     connect_timeout: float = 5.0
@@ -116,8 +124,10 @@ class FetchConfig:
     respect_robots: bool = True
     max_workers: int = 32
     max_crawl_delay: float = 30.0
+    allow_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "allow_networks", parse_allowlist(self.allow_networks))
         positive = ("connect_timeout", "read_timeout", "max_bytes", "per_host_concurrency",
                     "max_workers")
         for name in positive:
@@ -196,8 +206,10 @@ class FetchError(Exception):
 
     ``kind`` is one of ``dns``, ``connect``, ``timeout``, ``tls``, ``protocol``, ``http_status``,
     ``too_large``, ``redirect_loop``, ``too_many_redirects``, ``robots_disallowed``,
-    ``bad_url``, ``cancelled`` (the fetcher was closed first); ``status`` is the HTTP status
-    when there was one; ``transient`` says whether trying again later may succeed.
+    ``bad_url``, ``cancelled`` (the fetcher was closed first), ``refused_address`` (a
+    non-public address that is not allowed, see :mod:`newsflow.netguard`); ``status`` is the
+    HTTP status when there was one; ``transient`` says whether
+    trying again later may succeed.
     """
 
     def __init__(
@@ -236,6 +248,31 @@ class FetchError(Exception):
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user info (``user:secret@``) replaced by ``***@``: what logs, errors,
+    dead letters, feed state and stored documents show of a feed URL with credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("@", 1)[-1] if "@" in url else url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its user info, and the (user, password) it held, if any."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=hostport)), (unquote(user), unquote(password))
 
 
 def host_key(url: str) -> str:
@@ -323,9 +360,19 @@ class _Job:
     headers: dict[str, str]
     future: Future[FetchResult | FetchError]
     started: float
-    url: str = ""
+    shown: str = ""  # the requested URL as results and errors show it (credentials redacted)
+    start: str = ""  # the requested URL without credentials: where each attempt starts
+    url: str = ""  # the hop being fetched
     seen: list[str] = field(default_factory=list)
     attempts: int = 1
+    origin: str = ""  # the host credentials may be sent to (the requested URL's)
+    authorization: str | None = None
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """The request headers of a hop: credentials only to the host they were given for."""
+        if self.authorization and host_key(url) == self.origin:
+            return {**self.headers, "Authorization": self.authorization}
+        return self.headers
 
 
 class Fetcher:
@@ -349,6 +396,7 @@ class Fetcher:
             retries=False,
             timeout=urllib3.Timeout(connect=c.connect_timeout, read=c.read_timeout),
         )
+        self._pool.pool_classes_by_scheme = _guarded_pools(AddressPolicy(c.allow_networks))
         self._headers = {"User-Agent": c.user_agent, "Accept-Encoding": "gzip, deflate"}
         self._frontier: Frontier | None = Frontier.acquire(
             c.per_host_concurrency, c.per_host_min_delay, c.max_crawl_delay, c.max_workers)
@@ -387,13 +435,18 @@ class Fetcher:
             headers["If-None-Match"] = request.etag
         if request.last_modified:
             headers["If-Modified-Since"] = request.last_modified
-        job = _Job(request, item, headers, Future(), time.monotonic(), url=request.url,
-                   seen=[request.url])
-        problem = _check_url(request.url)
+        bare, credentials = split_credentials(request.url)
+        job = _Job(request, item, headers, Future(), time.monotonic(),
+                   shown=redact_url(request.url), start=bare, url=bare, seen=[bare],
+                   origin=host_key(bare))
+        if credentials is not None:
+            token = base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            job.authorization = f"Basic {token}"
+        problem = _check_url(bare)
         if problem:
-            job.future.set_result(FetchError(BAD_URL, problem, request.url))
+            job.future.set_result(FetchError(BAD_URL, problem, job.shown))
         elif self._closed or self._frontier is None:
-            job.future.set_result(FetchError(CANCELLED, "the fetcher is closed", request.url,
+            job.future.set_result(FetchError(CANCELLED, "the fetcher is closed", job.shown,
                                              transient=True))
         else:
             self._frontier.submit(self._task(job))
@@ -452,7 +505,7 @@ class Fetcher:
             run=lambda: self._step(job),
             blocked=lambda reason: self._blocked(job, reason),
             cancel=lambda: self._finish(job, FetchError(
-                CANCELLED, "the fetcher was closed before this was fetched", job.request.url,
+                CANCELLED, "the fetcher was closed before this was fetched", job.shown,
                 transient=True, attempts=job.attempts)),
             robots=(lambda: self._load_robots(host_key(job.url)))
             if self.config.respect_robots else None,
@@ -462,7 +515,7 @@ class Fetcher:
     def _step(self, job: _Job) -> Next:
         """One exchange of ``job`` (in a frontier thread): finish it, or say what comes next."""
         try:
-            outcome = self._exchange(job.url, job.headers)
+            outcome = self._exchange(job.url, job.headers_for(job.url))
         except _Attempt as failed:
             return self._retry(job, failed.error, failed.wait, failed.defer_host)
         except FetchError as error:
@@ -470,15 +523,15 @@ class Fetcher:
         except Exception as exc:  # a bug must not lose the request: report it against the URL
             log.exception("unexpected error fetching %s", job.url)
             return self._finish(job, FetchError(PROTOCOL, f"unexpected {type(exc).__name__}: "
-                                                f"{exc}", job.request.url))
+                                                f"{exc}", job.shown))
         if isinstance(outcome, str):
             return self._redirect(job, outcome)
-        outcome.url = job.request.url
         outcome.redirects = job.seen[:-1]
         return self._finish(job, outcome)
 
     def _redirect(self, job: _Job, target: str) -> Next:
-        url = job.request.url
+        url = job.shown
+        target = split_credentials(target)[0]  # a Location's user info is not ours to send
         problem = _check_url(target)
         if problem:
             return self._finish(job, FetchError(BAD_URL, f"redirect to a bad URL {target!r}: "
@@ -498,10 +551,10 @@ class Fetcher:
         """The host's robots.txt forbids ``job`` (``reason`` a str), or could not be read."""
         if isinstance(reason, str):
             return self._finish(job, FetchError(ROBOTS_DISALLOWED, "robots.txt disallows "
-                                                "this URL", job.request.url))
+                                                "this URL", job.shown))
         error: FetchError = reason.error
         message = f"robots.txt: {error.message}" if reason.disallows else error.message
-        return self._retry(job, FetchError(error.kind, message, job.request.url,
+        return self._retry(job, FetchError(error.kind, message, job.shown,
                                            status=error.status, transient=error.transient))
 
     def _retry(self, job: _Job, error: FetchError, wait: float | None = None,
@@ -512,13 +565,15 @@ class Fetcher:
             step.defer_host = defer_host
             return step
         delay = self._backoff(job.attempts, wait)
-        log.debug("retrying %s in %.2fs after %s", job.request.url, delay, error)
+        log.debug("retrying %s in %.2fs after %s", job.shown, delay, error)
         job.attempts += 1
-        job.url = job.request.url
-        job.seen = [job.request.url]
+        job.url = job.start
+        job.seen = [job.start]
         return Next(self._task(job), after=delay, defer_host=defer_host)
 
     def _finish(self, job: _Job, outcome: FetchResult | FetchError) -> Next:
+        """Settle ``job``: results and errors name the URL asked for (credentials redacted)."""
+        outcome.url = job.shown
         outcome.attempts = job.attempts
         if isinstance(outcome, FetchResult):
             outcome.elapsed = time.monotonic() - job.started
@@ -542,6 +597,8 @@ class Fetcher:
             )
         except LocationParseError as exc:
             raise FetchError(BAD_URL, f"malformed URL: {exc}", url) from None
+        except AddressRefused as exc:
+            raise FetchError(REFUSED_ADDRESS, str(exc), url) from None
         except HTTPError as exc:
             raise _Attempt(_network_error(exc, url)) from None
         try:
@@ -612,6 +669,9 @@ class Fetcher:
             )
         except HTTPError as exc:
             return _RobotsError(_network_error(exc, robots_url), disallows=False)
+        except AddressRefused as exc:
+            return _RobotsError(FetchError(REFUSED_ADDRESS, str(exc), robots_url),
+                                disallows=False)
         except Exception as exc:  # noqa: BLE001 - a bug must not hang the host's queue
             log.exception("unexpected error fetching %s", robots_url)
             return _RobotsError(FetchError(PROTOCOL, f"unexpected {type(exc).__name__}: {exc}",
@@ -636,6 +696,50 @@ class Fetcher:
         parser = urllib.robotparser.RobotFileParser(robots_url)
         parser.parse(bytes(data[:_ROBOTS_MAX_BYTES]).decode("utf-8", "replace").splitlines())
         return _Robots(parser, self.config.user_agent)
+
+
+def _guarded_pools(policy: AddressPolicy) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 connection pools whose connections check each address they are about to connect
+    to against ``policy`` (after DNS resolution) and raise ``AddressRefused`` instead."""
+
+    def new_conn(self: Any, connect: Any) -> Any:
+        host = self._dns_host
+        try:
+            found = socket.getaddrinfo(host, self.port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        refused = [(a, why) for a in addresses if (why := policy.refusal(a)) is not None]
+        allowed = [a for a in addresses if a not in dict(refused)]
+        if not allowed:
+            raise AddressRefused(self.host, refused)
+        error: Exception | None = None
+        for address in allowed:  # connect to exactly the address that was checked
+            self._dns_host = address
+            try:
+                return connect(self)
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                error = exc
+            finally:
+                self._dns_host = host
+        assert error is not None
+        raise error
+
+    class Guarded(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self, HTTPConnection._new_conn)  # type: ignore[no-any-return]
+
+    class GuardedTLS(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self, HTTPSConnection._new_conn)  # type: ignore[no-any-return]
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Guarded
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedTLS
+
+    return {"http": Pool, "https": TLSPool}
 
 
 def _discard(response: Any) -> None:

@@ -3,7 +3,6 @@ Elasticsearch node for feed state across runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,17 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow.es import EsConfig
-from newsflow.feedstate import FeedStateStore, PollPolicy, state_index
-from newsflow.http import FetchConfig
-from tests.loopback import LoopbackServer, Response
+from newsflow.feedstate import FeedStateStore, PollPolicy
+from tests.loopback import LoopbackServer, Response, allowing_loopback
 from transforms.fetch import FetchFeeds
 from transforms.parse import ParseFeeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
+CONFIG = allowing_loopback(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8,
                      max_workers=8, max_bytes=200_000)
 COUNTERS = ("feeds_fetched", "feeds_not_modified", "feeds_failed", "entries_parsed",
             "entries_bozo", "entries_skipped_seen")
-
-
-@pytest.fixture
-def state(es_config: EsConfig) -> Iterator[EsConfig]:
-    """``es_config`` whose feed-state index (``<alias>_feeds``) is deleted afterwards."""
-    yield es_config
-    client = es_config.client()
-    try:
-        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
-    finally:
-        client.close()
 
 
 def counters(pipeline: Any) -> dict[str, int]:

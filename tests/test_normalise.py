@@ -19,16 +19,16 @@ from apache_beam.testing.util import assert_that, equal_to
 import newsflow.extract
 from newsflow.http import FetchConfig
 from schemas.records import FeedEntry
-from tests.loopback import LoopbackServer, wait_for
+from tests.loopback import LoopbackServer, allowing_loopback, wait_for
 from transforms.normalise import NormaliseArticles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 # The read timeout is what ends the /slow page that never answers; it leaves every other page
 # of these tests seconds to spare on a loaded machine.
-CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=0, backoff_base=0,
+CONFIG = allowing_loopback(connect_timeout=5, read_timeout=5, retries=0, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8, max_workers=8)
 COUNTERS = ("pages_fetched", "pages_failed", "articles_from_page", "articles_from_feed",
-            "articles_truncated", "articles_failed")
+            "articles_truncated", "articles_failed", "pages_due")
 FEED_CONTENT = "<p>The short version of the story, as the feed carried it to its readers.</p>"
 
 
@@ -56,6 +56,7 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int
     loopback.add("/empty-no-feed", b"<html><body></body></html>", content_type="text/html")
     loopback.add("/image", b"\x89PNG\r\n", content_type="image/png")
     loopback.hang("/slow")
+    loopback.add("/down", b"back soon", status=503)
     entries = [
         entry(u("/business/rail")),
         entry(u("/~r/feedproxy/ferry")),
@@ -65,6 +66,7 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int
         entry(u("/empty"), FEED_CONTENT),
         entry(u("/empty-no-feed")),
         entry(u("/image")),
+        entry(u("/down"), FEED_CONTENT),  # down for now: the feed's text stands in
     ]
     with TestPipeline() as p:
         result = p | beam.Create(entries) | NormaliseArticles(CONFIG, extract_workers=workers)
@@ -78,23 +80,26 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int
                 ("ferry", "/agg/ferry", "page", True),
                 ("missing", "/missing", "feed", False),
                 ("empty", "/empty", "feed", False),
+                ("down", "/down", "feed", False),
             ]),
             label="articles",
         )
         assert_that(
             result.dead_letter | "Dead keys" >> beam.Map(
-                lambda f: (f.step, f.input.rsplit("/", 1)[-1], f.error_type)),
+                lambda f: (f.step, f.input.rsplit("/", 1)[-1], f.error_type, f.transient,
+                           (f.context.get("entry") or {}).get("url", "").rsplit("/", 1)[-1])),
             equal_to([
-                ("normalise", "missing-no-feed", "http_status"),
-                ("normalise", "slow", "timeout"),
-                ("normalise", "empty-no-feed", "no_text"),
-                ("normalise", "image", "not_html"),
+                ("normalise", "missing-no-feed", "http_status", False, ""),
+                ("normalise", "slow", "timeout", True, "slow"),  # holds its entry, for retry
+                ("normalise", "empty-no-feed", "no_text", False, ""),
+                ("normalise", "image", "not_html", False, ""),
+                ("normalise", "down", "http_status", True, "down"),
             ]),
             label="dead letters",
         )
-    assert counters(p) == {"pages_fetched": 5, "pages_failed": 3, "articles_from_page": 2,
-                           "articles_from_feed": 2, "articles_truncated": 1,
-                           "articles_failed": 4}
+    assert counters(p) == {"pages_fetched": 5, "pages_failed": 4, "articles_from_page": 2,
+                           "articles_from_feed": 3, "articles_truncated": 1,
+                           "articles_failed": 4, "pages_due": 1}
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -212,7 +217,7 @@ def test_a_slow_host_holds_up_only_its_own_pages(loopback: LoopbackServer) -> No
     other hosts: the others' articles come out while the slow host's pages still wait."""
     from newsflow.http import host_key
 
-    config = FetchConfig(connect_timeout=5, read_timeout=5, retries=0, per_host_min_delay=2,
+    config = allowing_loopback(connect_timeout=5, read_timeout=5, retries=0, per_host_min_delay=2,
                          per_host_concurrency=1, max_workers=8, respect_robots=False)
     slow = [loopback.url(f"/slow/{n}") for n in range(3)]
     others: list[LoopbackServer] = []

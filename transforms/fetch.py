@@ -19,7 +19,14 @@ from apache_beam.metrics import Metrics
 
 from newsflow.es import EsConfig
 from newsflow.feedstate import FeedState, FeedStateStore, PollPolicy, after_fetch, is_due
-from newsflow.http import FetchConfig, Fetcher, FetchError, FetchRequest, FetchResult
+from newsflow.http import (
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    FetchRequest,
+    FetchResult,
+    redact_url,
+)
 from schemas.records import Failure, FeedResponse
 
 __all__ = ["FetchFeeds"]
@@ -110,12 +117,13 @@ class _FetchFeedsFn(beam.DoFn):
                 states = self._store.get_many(urls)
             except Exception as exc:  # the cluster is down: fetch unconditionally, say so
                 log.warning("cannot read feed state from %s: %s", self._store.index, exc)
-                yield beam.pvalue.TaggedOutput("dead_letter", _state_failure(urls, exc, now))
+                yield beam.pvalue.TaggedOutput(
+                    "dead_letter", _state_failure([redact_url(u) for u in urls], exc, now))
         requests: list[FetchRequest] = []
         for url in urls:
             state = states.get(url)
             if not is_due(state, now):
-                log.info("skipping %s until %s after %d failures", url,
+                log.info("skipping %s until %s after %d failures", redact_url(url),
                          state.next_poll_at if state else None,
                          state.consecutive_failures if state else 0)
                 continue
@@ -133,7 +141,7 @@ class _FetchFeedsFn(beam.DoFn):
                     self._not_modified.inc()
                 else:
                     self._fetched.inc()
-                outputs.append(_response(request.url, outcome))
+                outputs.append(_response(outcome.url, outcome))  # credentials redacted
             if states:
                 previous = states.get(request.url) or FeedState(feed_url=request.url)
                 updated.append(after_fetch(previous, outcome, now, self._policy))
@@ -143,7 +151,8 @@ class _FetchFeedsFn(beam.DoFn):
             except Exception as exc:
                 log.warning("cannot write feed state to %s: %s", self._store.index, exc)
                 outputs.append(beam.pvalue.TaggedOutput(
-                    "dead_letter", _state_failure([s.feed_url for s in updated], exc, now)))
+                    "dead_letter", _state_failure([redact_url(s.feed_url) for s in updated], exc,
+                                                  now)))
         # Only now, with the state written, may the parse step (which reads it) see these.
         yield from outputs
 

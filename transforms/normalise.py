@@ -29,7 +29,14 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.extract.pool import ExtractionPool
-from newsflow.http import FetchConfig, Fetcher, FetchError, FetchRequest, FetchResult
+from newsflow.http import (
+    REFUSED_ADDRESS,
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    FetchRequest,
+    FetchResult,
+)
 from schemas.records import Article, Failure, FeedEntry
 
 __all__ = ["NormaliseArticles"]
@@ -59,10 +66,13 @@ class NormaliseArticles(beam.PTransform):
         its page (``body_source='page'``) or, when the page failed or had no text, from the
         feed entry's content (``body_source='feed'``);
       - ``dead_letter``: ``PCollection[Failure]``, step ``normalise``, one per entry with no text
-        from either; ``error_type`` is the fetch error kind (``http_status``, ``timeout``, ...)
-        or ``no_text``.
+        from either, and one per transient page failure (whatever stood in), holding the entry
+        (``context["entry"]``); ``error_type`` is the fetch error kind (``http_status``,
+        ``timeout``, ``refused_address``: never indexed, not even from the feed) or ``no_text``.
     Counters: ``pages_fetched``, ``pages_failed``, ``articles_from_page``,
-    ``articles_from_feed``, ``articles_truncated``, ``articles_failed``.
+    ``articles_from_feed``, ``articles_truncated``, ``articles_failed``, ``pages_due`` (pages
+    that failed for now while the feed's text stood in: each also has a transient dead letter
+    holding its entry, so that a retry, or the next run, fetches the page again).
 
     ``fetch_pages=False`` skips the network and builds every article from its feed entry
     (``body_source='feed'``); ``fall_back_to_feed=False`` dead-letters a page without text
@@ -70,9 +80,9 @@ class NormaliseArticles(beam.PTransform):
     (``process`` waits for pages beyond it); they are fetched from all their hosts at once.
 
     ``extract_workers`` (default 1: in the DoFn's thread) is how many processes extract pages;
-    with more than one, each DoFn instance starts a pool of that many
-    (``newsflow.extract.pool``: forked from a warmed-up server, in the background while the
-    first pages download) in ``setup()`` and stops it in ``teardown()``. Either way outputs
+    with more than one, the DoFn instances of a worker share one pool of that many
+    (``newsflow.extract.pool``: forked from a warmed-up server, started in the background while
+    the first pages download, stopped when the last instance is torn down). Either way outputs
     come as pages arrive and are extracted, in any order, up to the end of the bundle; the
     outputs, dead letters and counters are the same.
     """
@@ -112,13 +122,15 @@ class _NormaliseFn(beam.DoFn):
         self._from_feed = Metrics.counter(self.__class__, "articles_from_feed")
         self._truncated = Metrics.counter(self.__class__, "articles_truncated")
         self._failed = Metrics.counter(self.__class__, "articles_failed")
+        self._due = Metrics.counter(self.__class__, "pages_due")
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._config) if self._fetch_pages else None
         self._pool: ExtractionPool | None = None
         if self._fetcher is not None and self._workers > 1:
-            # Starts in the background (its workers warm up while the first pages download).
-            self._pool = ExtractionPool(self._workers)
+            # The process's pool, shared by every instance of this DoFn; it starts in the
+            # background (its workers warm up while the first pages download).
+            self._pool = ExtractionPool.acquire(self._workers)
 
     def teardown(self) -> None:
         fetcher = getattr(self, "_fetcher", None)
@@ -127,8 +139,8 @@ class _NormaliseFn(beam.DoFn):
         pool = getattr(self, "_pool", None)
         if pool is not None:
             # Every extraction was collected by finish_bundle: nothing is lost by not waiting
-            # for the idle workers to exit (about 0.3 s at the end of every batch job).
-            pool.shutdown()
+            # for the idle workers to exit.
+            pool.release()
             self._pool = None
 
     def start_bundle(self) -> None:
@@ -151,7 +163,7 @@ class _NormaliseFn(beam.DoFn):
     ) -> Iterator[Any]:
         element = (entry, window, timestamp)
         if self._fetcher is None:
-            yield self._normalise(entry, None)
+            yield from self._normalise(entry, None)
             return
         if entry.url in self._queued:
             self._queued[entry.url].append(element)
@@ -218,18 +230,19 @@ class _NormaliseFn(beam.DoFn):
         for item in self._pending:
             extracted = item[2]
             if extracted is None or extracted.done():
-                yield self._output(item)
+                yield from self._output(item)
             else:
                 keep.append(item)
         overflow = len(keep) - MAX_WAITING
         for item in keep[:max(overflow, 0)]:
-            yield self._output(item)  # waits for its extraction
+            yield from self._output(item)  # waits for its extraction
         self._pending = keep[max(overflow, 0):]
 
-    def _output(self, item: _Fetched) -> Any:
+    def _output(self, item: _Fetched) -> Iterator[Any]:
         (entry, window, timestamp), outcome, extracted = item
         # Outputs may belong to earlier elements: each carries its own window.
-        return _windowed(self._normalise(entry, outcome, extracted), window, timestamp)
+        for out in self._normalise(entry, outcome, extracted):
+            yield _windowed(out, window, timestamp)
 
     def _submit(self, part: list[tuple[_Element, FetchResult]]) -> list[Future[Any]]:
         """Hand the pages of ``part`` to the pool in one task; a future per page."""
@@ -243,8 +256,7 @@ class _NormaliseFn(beam.DoFn):
         try:
             futures = self._pool.submit_each(extract_article_or_error, calls)
         except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
-            self._pool.shutdown()
-            self._pool = ExtractionPool(self._workers)
+            self._pool = self._pool.renewed()
             futures = self._pool.submit_each(extract_article_or_error, calls)
         self._tasks += 1
         events = self._events  # this bundle's: a later bundle starts counting afresh
@@ -252,16 +264,23 @@ class _NormaliseFn(beam.DoFn):
         return futures
 
     def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None,
-                   extracted: Future[Any] | None = None) -> Any:
+                   extracted: Future[Any] | None = None) -> Iterator[Any]:
+        """The article of ``entry`` (from its page, else from the feed's text), or its dead
+        letter; and, when its page failed for now (5xx, a timeout, a broken connection), a
+        transient dead letter holding the entry as well, so that the page is fetched again."""
         from newsflow.extract import article_from_feed, extract_article_or_error
 
         reason: tuple[str, str, bool] = ("no_text", "pages are not fetched", False)
         fetched_at = datetime.now(UTC)
+        fall_back = self._fall_back or outcome is None
         if outcome is None:
             pass  # fetch_pages=False: the feed entry is all we have
         elif isinstance(outcome, FetchError):
             self._fetch_failed.inc()
             reason = (outcome.kind, str(outcome), outcome.transient)
+            # A link to an address we may not connect to is not indexed, not even as the
+            # feed's text: its dead letter says why and how to allow it.
+            fall_back = fall_back and outcome.kind != REFUSED_ADDRESS
         else:
             self._fetched.inc()
             fetched_at = outcome.fetched_at
@@ -284,22 +303,34 @@ class _NormaliseFn(beam.DoFn):
                     LOG.warning("extraction failed for %s: %s", entry.url, result)
                     reason = ("extract_error", result, False)
                 if article is not None and article.body:
-                    return self._emit(article, self._from_page)
+                    yield self._emit(article, self._from_page)
+                    return
                 if article is not None:
                     reason = ("no_text", "the page has no story text", False)
-        if self._fall_back or outcome is None:
+        error_type, message, transient = reason
+        if fall_back:
             article = article_from_feed(entry, fetched_at=fetched_at)
             if article.body:
-                return self._emit(article, self._from_feed)
-        self._failed.inc()
-        error_type, message, transient = reason
-        if self._fall_back or outcome is None:
+                yield self._emit(article, self._from_feed)
+                if transient:  # the feed's text stands in until the page can be read
+                    self._due.inc()
+                    yield self._failure(entry, error_type, f"{message}; the feed's text stands "
+                                        "in until the page is fetched again", True)
+                return
             message = f"{message}; the feed entry has no content either"
+        self._failed.inc()
+        yield self._failure(entry, error_type, message, transient)
+
+    def _failure(self, entry: FeedEntry, error_type: str, message: str,
+                 transient: bool) -> beam.pvalue.TaggedOutput:
+        """A dead letter; a transient one holds the entry, for the retry that fetches it."""
+        context: dict[str, Any] = {"feed_url": entry.feed_url, "guid": entry.guid}
+        if transient:
+            context["entry"] = entry.to_dict()
         return beam.pvalue.TaggedOutput(
             "dead_letter",
             Failure(step=STEP, input=entry.url, error_type=error_type, message=message,
-                    transient=transient, at=datetime.now(UTC),
-                    context={"feed_url": entry.feed_url, "guid": entry.guid}),
+                    transient=transient, at=datetime.now(UTC), context=context),
         )
 
     def _emit(self, article: Article, counter: Any) -> Article:
