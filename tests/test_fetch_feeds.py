@@ -15,7 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow.es import EsConfig
 from newsflow.feedstate import FeedStateStore, PollPolicy
-from tests.loopback import LoopbackServer, Response, allowing_loopback
+from tests.loopback import LoopbackServer, Response, allowing_loopback, wait_for
 from transforms.fetch import FetchFeeds
 from transforms.parse import ParseFeeds
 
@@ -228,3 +228,40 @@ def test_feeds_show_fails_when_no_feed_was_read(loopback: LoopbackServer,
     assert main(["feeds", "show", loopback.url("/missing")]) == 1
     assert main(["feeds", "show", "not-a-url"]) == 2
     assert "not an absolute" in capsys.readouterr().err
+
+
+def test_a_feed_that_does_not_answer_holds_up_only_itself(loopback: LoopbackServer) -> None:
+    import threading
+
+    from apache_beam.pvalue import TaggedOutput
+
+    from newsflow.feedstate import PollPolicy
+    from tests.loopback import Request
+    from transforms.fetch import _FetchFeedsFn
+
+    asked, release = threading.Event(), threading.Event()
+
+    def stuck(_req: Request) -> Response:
+        asked.set()
+        release.wait(60)
+        return Response(500)
+
+    loopback.route("/stuck.xml", stuck)
+    loopback.file("/rss2.xml", FIXTURES / "rss2.xml")
+    loopback.file("/atom.xml", FIXTURES / "atom03.xml")
+    fn = _FetchFeedsFn(CONFIG, None, PollPolicy())
+    fn.setup()
+    outputs: list[Any] = []
+    batch = [loopback.url("/stuck.xml"), loopback.url("/rss2.xml"), loopback.url("/atom.xml")]
+    worker = threading.Thread(target=lambda: outputs.extend(fn.process(batch)))
+    try:
+        worker.start()
+        # While the stuck feed is still being answered, the two others have come out.
+        assert wait_for(lambda: len(outputs) == 2, 60) and asked.is_set()
+        assert not release.is_set()
+        assert sorted(o.feed_url.rsplit("/", 1)[1] for o in outputs) == ["atom.xml", "rss2.xml"]
+    finally:
+        release.set()
+        worker.join(60)
+        fn.teardown()
+    assert isinstance(outputs[-1], TaggedOutput) and outputs[-1].tag == "dead_letter"
