@@ -19,6 +19,8 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from local.demosite import synthetic_story
+from newsflow.dedupe import fingerprint, is_copy
 from newsflow.dedupe.canonical import Entry
 from newsflow.dedupe.match import MatchRules
 from newsflow.dedupe.stored import Reconciler, StoredStories
@@ -48,8 +50,13 @@ def in_memory(request: pytest.FixtureRequest) -> bool:
 
 def run(es: EsConfig, ids: list[str], in_memory: bool) -> dict[str, int]:
     """Dedupe and index the fixture articles ``ids``; the run's counters."""
+    return run_articles(es, [article(i) for i in ids], in_memory)
+
+
+def run_articles(es: EsConfig, articles: list[Article], in_memory: bool) -> dict[str, int]:
+    """Dedupe and index ``articles``; the run's counters."""
     p = TestPipeline()
-    out = p | beam.Create([article(i) for i in ids]) | DedupeArticles(es=es, in_memory=in_memory)
+    out = p | beam.Create(articles) | DedupeArticles(es=es, in_memory=in_memory)
     indexed = out.stories | IndexArticles(es, refresh=True)
     assert_that(out.dead_letter, equal_to([]), label="no dedupe dead letters")
     assert_that(indexed.dead_letter, equal_to([]), label="no index dead letters")
@@ -192,37 +199,73 @@ def index(es: EsConfig, stories: list[Story]) -> None:
     p.run().wait_until_finish()
 
 
+# A story (harbour), a brief of its first paragraphs, an excerpt of its last ones (the two
+# share no text), and an aggregator's brief that opens with two paragraphs of its own: a copy
+# of the brief, too little of the story's own text to be a copy of the story.
+_HARBOUR = synthetic_story(random.Random(4), "harbour")
+_INTRO = [
+    "In our morning roundup of news from the coast: a story readers asked us about all week, "
+    "and what it means for the families who live near the harbour this summer.",
+    "We have followed the council's plans since the spring, when the first drawings were "
+    "shown at a packed public meeting in the old market hall on the quay.",
+]
+HARBOUR = {
+    "original": ("https://harbour-post.test/news/1", 8, list(_HARBOUR.paragraphs)),
+    "brief": ("https://briefs.test/b/7", 9,
+              [*_HARBOUR.paragraphs[:2], "Read more at harbour-post.test"]),
+    "excerpt": ("https://digest.test/e/3", 9,
+                [*_HARBOUR.paragraphs[-3:], "Continue reading at harbour-post.test"]),
+    "roundup": ("https://roundup.test/r/5", 10, [*_INTRO, *_HARBOUR.paragraphs[:2]]),
+}
+
+
+def harbour(name: str) -> Article:
+    url, hour, paragraphs = HARBOUR[name]
+    return Article(url=url, title=_HARBOUR.title, body="\n\n".join(paragraphs),
+                   source=url.split("/")[2], published_at=utc(f"2024-06-03T{hour:02d}:00:00Z"))
+
+
+def test_harbour_articles_are_what_the_tests_below_need() -> None:
+    prints = {name: fingerprint(harbour(name).body) for name in HARBOUR}
+    assert is_copy(prints["brief"], prints["original"])
+    assert is_copy(prints["excerpt"], prints["original"])
+    assert not is_copy(prints["brief"], prints["excerpt"])
+    assert is_copy(prints["roundup"], prints["brief"])
+    assert not is_copy(prints["roundup"], prints["original"])
+
+
 def test_a_newcomer_that_copies_two_stored_stories_joins_them(
     es_config: EsConfig, in_memory: bool
 ) -> None:
-    """The wire copy and the aggregator's re-post copy the original, not each other: stored
-    before it (in two runs, or two windows) they are two stories. The original then bridges
-    them, as it does in a batch: one story remains, under one of their ids."""
+    """The brief and the excerpt copy the original, not each other: stored before it (in two
+    runs, or two windows) they are two stories. The original then bridges them, as it does in
+    a batch: one story remains, under one of their ids, led by the original."""
     ensure_index(es_config)
-    run(es_config, ["bridge-wire"], in_memory)
-    run(es_config, ["bridge-aggregator"], in_memory)
+    run_articles(es_config, [harbour("brief")], in_memory)
+    run_articles(es_config, [harbour("excerpt")], in_memory)
     first = {d["story_id"] for d in stored(es_config)}
     assert len(first) == 2
-    assert run(es_config, ["bridge-original"], in_memory) == {"stories_new": 0,
-                                                              "copies_merged": 1}
+    assert run_articles(es_config, [harbour("original")], in_memory) == {
+        "stories_new": 0, "copies_merged": 1}
     [story] = stored(es_config)
     assert story["story_id"] in first
-    assert story["url"] == ROWS["bridge-original"]["url"]  # the original leads the story
-    ids = ("bridge-original", "bridge-wire", "bridge-aggregator")
-    assert {c["url"] for c in story["copies"]} == {ROWS[i]["url"] for i in ids}
+    assert story["url"] == harbour("original").url
+    assert {c["url"] for c in story["copies"]} == {harbour(n).url
+                                                   for n in ("original", "brief", "excerpt")}
 
 
 def test_a_late_copy_is_checked_against_every_place_the_story_appeared(
     es_config: EsConfig, in_memory: bool
 ) -> None:
-    """Stored: the excerpt and the aggregator's re-post, one story led by the re-post (the
-    excerpt is part of it). The wire copy is a copy of the excerpt, not of the re-post: checked
-    against the stored story's canonical text alone it made a story of its own."""
+    """Stored: the original and its brief, one story led by the original. The roundup is a
+    copy of the brief, not of the original: checked against the stored story's canonical text
+    alone it made a story of its own; a batch of the three makes one."""
     ensure_index(es_config)
-    run(es_config, ["bridge-excerpt", "bridge-aggregator"], in_memory)
+    run_articles(es_config, [harbour("original"), harbour("brief")], in_memory)
     [first] = stored(es_config)
-    assert first["url"] == ROWS["bridge-aggregator"]["url"]
-    assert run(es_config, ["bridge-wire"], in_memory) == {"stories_new": 0, "copies_merged": 1}
+    assert first["url"] == harbour("original").url
+    assert run_articles(es_config, [harbour("roundup")], in_memory) == {
+        "stories_new": 0, "copies_merged": 1}
     [story] = stored(es_config)
     assert story["story_id"] == first["story_id"]
     assert story["copy_count"] == 3
@@ -234,7 +277,6 @@ def test_a_copy_is_found_among_more_stored_stories_sharing_a_paragraph_than_cand
     """Six stories published earlier end with the boilerplate paragraph the newcomer's
     original ends with. Candidates are ranked by the band keys they share (rare ones weigh
     more), not by date: the original is among the two candidates looked at."""
-    from local.demosite import synthetic_story
     from newsflow.dedupe.story import build_story, member_of
 
     ensure_index(es_config)
