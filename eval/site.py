@@ -106,7 +106,9 @@ def pair_scores(gold: dict[str, str], predicted: dict[str, str]) -> tuple[float,
     return precision, recall, f1
 
 
-def evaluate(site: Path, es_url: str) -> dict[str, Any]:
+def evaluate(site: Path, es_url: str, only: set[str] | None = None) -> dict[str, Any]:
+    """The batch job's figures on ``site``; with ``only``, the story pairs are scored on those
+    articles alone (the whole site is ingested all the same)."""
     expected = json.loads((site / "expected.json").read_text())["articles"]
     alias = f"eval-site-{uuid.uuid4().hex[:8]}"
     config = es.EsConfig(url=es_url, index=alias)
@@ -146,7 +148,7 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
             proc.wait()
         stories = all_stories(config)
     found = story_of_article(stories, expected)
-    gold = {aid: art["story"] for aid, art in expected.items()}
+    gold = {aid: art["story"] for aid, art in expected.items() if only is None or aid in only}
     predicted = {aid: found.get(aid, f"missing:{aid}") for aid in gold}
     precision, recall, f1 = pair_scores(gold, predicted)
     # Search: each gold story's original title, as a phrase, then within its publication day.
@@ -166,8 +168,8 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
         day_hits += any(h["story_id"] == sid for h in hits)
     es.delete_index(config)
     return {
-        "articles": len(expected),
-        "articles_found": len(found) / len(expected),
+        "articles": len(gold),
+        "articles_found": round(sum(1 for aid in gold if aid in found) / len(gold), 4),
         "stories_indexed": len(stories),
         "story_pair_precision": round(precision, 4),
         "story_pair_recall": round(recall, 4),
@@ -202,7 +204,7 @@ FIGURES = (  # (figure, label, target)
     ("articles_found", "share of articles found in their story", "≥ 0.99"),
     ("story_pair_precision", "story pair precision", ""),
     ("story_pair_recall", "story pair recall", ""),
-    ("story_pair_f1", "story pair F1", "≥ 0.97"),
+    ("story_pair_f1", "story pair F1", "≥ 0.985"),
     ("phrase_search_found", "a title phrase finds its story (top 3)", ""),
     ("day_search_found", "... within its publication day", ""),
     ("dead_letters", "dead letters", ""),

@@ -12,7 +12,8 @@ items the server revealed while the job polled:
 - freshness: from the moment an item first appeared in its feed (the server's ``reveal`` log
   line) to the moment a search finds it (p50, p95, max; the watcher searches every
   ``WATCH_EVERY`` seconds, which bounds its error);
-- the batch job's figures on the same site (``eval/site.py``'s ``evaluate``), for comparison.
+- the batch job's figures on the same site (``eval/site.py``'s ``evaluate``), scored on the
+  same items, for comparison.
 
 Also printed: the stories the index split or joined, and the sink's counters of stories merged
 after their write (windows that raced). Prints one line per figure and a JSON line; asserts
@@ -168,6 +169,7 @@ def run_stream(site: Path, es_url: str, args: argparse.Namespace) -> dict[str, A
         **{name: counters.get(name, 0) for name in COUNTERS},
         "load_1min": f"{load_before:.1f} → {load_after:.1f}",
         "split_pairs": _split_pairs(gold, predicted),
+        "revealed_ids": sorted(revealed),
     }
 
 
@@ -205,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     stream = run_stream(site, es_url, args)
     for line in stream.pop("split_pairs"):
         print(f"stream split {line}")
-    batch = {} if args.no_batch else site_eval.evaluate(site, es_url)
+    revealed = set(stream.pop("revealed_ids"))
+    batch = {} if args.no_batch else site_eval.evaluate(site, es_url, only=revealed)
     for key, value in stream.items():
         print(f"stream {key} {value}")
     for key, value in batch.items():
@@ -218,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         f"outlet on a loopback host of its own, each feed showing one more item every "
         f"{args.step:g} s; the job polls (`--poll_interval {args.poll_interval:g} "
         f"--min_poll_interval {args.min_poll_interval:g}`) for {args.duration:g} s and drains. "
-        f"Scored on the {stream['articles_revealed']} items revealed meanwhile; the batch job "
-        "on the whole site beside it. Freshness: from an item's first appearance in its feed "
+        f"Both scored on the {stream['articles_revealed']} items revealed meanwhile (the batch "
+        "job ingests the whole site). Freshness: from an item's first appearance in its feed "
         f"to searchable (load average {stream['load_1min']} over the run, on 2 shared cores)."
         "\n\n" + table(["what", "streaming", "batch", "target (streaming)"], rows)))
     return 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,10 @@ def _wire(orig: dict[str, Any], rng: random.Random) -> dict[str, Any]:
             "body": _straight("\n\n".join(paragraphs))}
 
 
-_MAKERS = ((_update, 20), (_brief, 24), (_excerpt, 16), (_repost, 48), (_wire, 31))
+_Maker = Callable[[dict[str, Any], random.Random], dict[str, Any]]
+# How each kind of copy is made, and how often (from the counts in ``dedupe/``).
+_MAKERS: tuple[tuple[_Maker, int], ...] = (
+    (_update, 20), (_brief, 24), (_excerpt, 16), (_repost, 48), (_wire, 31))
 
 
 def build(data_dir: Path, seed: int = 21, stories: int = 150,
@@ -159,7 +163,7 @@ def build(data_dir: Path, seed: int = 21, stories: int = 150,
     start = datetime(2024, 4, 1, tzinfo=UTC)
     articles: list[dict[str, Any]] = []
     gold: list[dict[str, Any]] = []
-    makers, weights = zip(*_MAKERS, strict=True)
+    makers, weights = [m for m, _ in _MAKERS], [w for _, w in _MAKERS]
     for n, orig in enumerate(originals[:stories]):
         orig = {**orig, "source": _source(orig["url"])}
         when = start + timedelta(days=rng.randrange(28), minutes=rng.randrange(20 * 60))

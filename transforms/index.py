@@ -76,8 +76,8 @@ class IndexArticles(beam.PTransform):
     story it created: two windows that each made a new story of the same copies, each having
     looked before the other wrote, find each other once both are written (``refresh`` makes a
     write searchable before it counts as done, so at least one of the two sees the other).
-    Counters: ``docs_deleted`` (absorbed stories removed), ``stories_reconciled`` (merges made
-    after a write), ``stories_unreconciled`` (stories left apart after ``CONFLICT_ROUNDS``
+    Counters: ``docs_deleted`` (absorbed stories removed), ``stories_reconciled`` (merges
+    written after a write), ``stories_unreconciled`` (stories left apart after ``CONFLICT_ROUNDS``
     tries or a failed request; nothing of them is lost, they stay two stories).
 
     ``reshuffle`` (default True) puts a ``Reshuffle`` before the writes, so that a distributed
@@ -284,9 +284,9 @@ class _BulkIndexFn(beam.DoFn):
                 return
             to_check = []
             writes = self._one_per_id([story for story in merged if story is not None])
-            counts["stories_reconciled"] += len(writes)
             for ok, story, _, _, info in self._bulk([(s, None, None) for s in writes], {}):
                 if ok:
+                    counts["stories_reconciled"] += 1
                     to_delete.append(_at(story, info))
                 elif info.get("status") == 409:  # changed meanwhile: look at it again
                     to_check += list(self._current([story, *story.absorbed]).values())
