@@ -97,7 +97,8 @@ class ParseFeeds(beam.PTransform):
         windowing = responses.windowing
         entries = (
             parsed.entries
-            | "Key by feed" >> beam.Map(lambda entry: (entry.feed_url, entry))
+            | "Key by feed" >> beam.Map(
+                lambda entry: (entry.feed_url, entry)).with_output_types(tuple[str, Any])
             | "One window for the run" >> beam.WindowInto(GlobalWindows())
             | "Skip seen in run" >> beam.ParDo(_SkipSeenInRunFn(self._policy.max_seen_ids))
             | "Back to their windows" >> beam.WindowInto(
