@@ -27,7 +27,9 @@ from pathlib import Path
 from local import RunnerSetupError, cache_dir, locked
 from local.prism import beam_version
 
-__all__ = ["FLINK_RELEASE", "FLINK_VERSION", "JVM_FLAGS", "ensure_flink_job_server", "find_flink_java"]
+__all__ = [
+    "FLINK_RELEASE", "FLINK_VERSION", "JVM_FLAGS", "ensure_flink_job_server", "find_flink_java",
+]
 
 # The Flink minor the job server embeds, and the Beam Java release of the assembled fallback,
 # with the newest beam-runners-java-job-service the registry serves (2.70.0 is not served).
@@ -181,7 +183,8 @@ def _assemble_job_server(flink_version: str, beam_java: str, target: Path) -> No
     if process.returncode != 0:
         raise RunnerSetupError(
             f"could not fetch beam-runners-flink-{flink_version}:{beam_java} and its "
-            f"dependencies (job service {FLINK_FALLBACK_JOB_SERVICE}) with mvn (exit {process.returncode}):\n{process.stdout[-4000:]}"
+            f"dependencies (job service {FLINK_FALLBACK_JOB_SERVICE}) with mvn "
+            f"(exit {process.returncode}):\n{process.stdout[-4000:]}"
         )
     # Beam's own jars of this release first: the older Java harness bundles copies of some
     # runners-core classes, which must not shadow the release's.

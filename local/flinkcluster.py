@@ -130,9 +130,9 @@ class ClusterSpec:
 
     @classmethod
     def free_ports(cls, home: Path, **kwargs: Any) -> ClusterSpec:
-        ports = {name: free_port() for name in ("rest_port", "rpc_port", "job_port",
-                                                "artifact_port", "expansion_port",
-                                                "worker_pool_port")}
+        ports: dict[str, Any] = {name: free_port() for name in (
+            "rest_port", "rpc_port", "job_port", "artifact_port", "expansion_port",
+            "worker_pool_port")}
         return cls(home=home, **ports, **kwargs)
 
     @property
@@ -398,10 +398,10 @@ def _overview(cluster: Cluster) -> dict[str, Any] | None:
 
 
 def _taskmanagers_ready(cluster: Cluster) -> bool:
-    overview = _overview(cluster)
+    overview = _overview(cluster) or {}
     spec = cluster.spec
-    return bool(overview) and overview.get("taskmanagers") == spec.taskmanagers and \
-        overview.get("slots-total") == spec.parallelism  # type: ignore[union-attr]
+    return bool(overview.get("taskmanagers") == spec.taskmanagers
+                and overview.get("slots-total") == spec.parallelism)
 
 
 def _listening(port: int) -> bool:

@@ -3,9 +3,9 @@
 All option classes share one argument parser with Beam's own, so every flag is prefixed by its
 concern (``--es_url``, ``--http_timeout``, ``--dedupe_horizon_hours``). Each class has a
 ``validate()`` that returns one message per bad value; ``validate_all`` raises them together,
-with the flags a mode cannot honour (``--poll_interval`` in a batch job), before anything runs. ``unknown_flags`` names what neither our classes nor
-Beam's know, with the closest known flag. Secrets come from the environment or a file, never
-from a flag.
+with the flags a mode cannot honour (``--poll_interval`` in a batch job), before anything runs.
+``unknown_flags`` names what neither our classes nor Beam's know, with the closest known flag.
+Secrets come from the environment or a file, never from a flag.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ class _SkipSeenInRunFn(beam.DoFn):
         self._skipped = Metrics.counter(self.__class__, "entries_skipped_seen")
 
     def process(self, item: tuple[str, FeedEntry],
-                seen: Any = beam.DoFn.StateParam(SEEN)) -> Iterator[FeedEntry]:
+                seen: Any = beam.DoFn.StateParam(SEEN)) -> Iterator[FeedEntry]:  # noqa: B008
         entry = item[1]
         key = entry_key(entry.guid)
         known: list[str] = seen.read() or []
