@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             f"--max_poll_interval={max_poll}",
             f"--duration={args.seconds + max_poll + 2 * args.poll}",
             f"--fetch_articles={args.fetch_articles}", "--ignore_robots",
-            "--per_host_delay=0", "--per_host_concurrency=16",
+            "--per_host_delay=0", "--per_host_concurrency=16", "--http_allow_hosts=127.0.0.1/32",
             f"--dead_letters={work / 'dead.jsonl'}",
         ]
         started = time.time()

@@ -112,6 +112,8 @@ def evaluate(site: Path, es_url: str) -> dict[str, Any]:
                     "5",
                     "--http_retries",
                     "1",
+                    "--http_allow_hosts",
+                    "127.0.0.1/32",
                     "--dead_letters",
                     str(workdir / "dead.jsonl"),
                 ],

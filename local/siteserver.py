@@ -81,7 +81,8 @@ class SiteServer:
     ``port=0`` picks a free port; ``url`` is known once started. ``slow_seconds`` is how long
     ``/slow/*`` stalls before answering. ``log_path`` also appends every request to a file as
     ``METHOD PATH STATUS cond|-`` (the format of ``../shared/tools/serve_site.py``).
-    Files are cached in memory up to ``cache_bytes``.
+    Files are cached in memory up to ``cache_bytes``. Paths added to ``down`` answer 503 with
+    ``Retry-After: 1`` until removed (a page that is down for a while).
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class SiteServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._log_file: IO[str] | None = None
+        self.down: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -313,6 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path.startswith("/error/"):
             self._answer(500, b"internal server error\n", "text/plain; charset=utf-8")
+        elif path in site.down:
+            self._answer(503, b"try again later\n", "text/plain; charset=utf-8",
+                         {"Retry-After": "1"})
         elif path.startswith("/slow/"):
             site._stopping.wait(site.slow_seconds)
             self._answer(200, _EMPTY_RSS, _CONTENT_TYPES[".rss"])

@@ -25,6 +25,8 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.serializer import OrjsonSerializer
 
+from newsflow.http import split_credentials
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT_INDEX = "news"
@@ -63,6 +65,14 @@ class EsConfig:
     ca_certs: str | None = None
 
     def __post_init__(self) -> None:
+        # Credentials in the URL (https://user:secret@host:9200) become the config's own, so
+        # that the URL can be shown anywhere.
+        bare, credentials = split_credentials(self.url)
+        if credentials is not None:
+            object.__setattr__(self, "url", bare)
+            if not (self.username or self.api_key):
+                object.__setattr__(self, "username", credentials[0])
+                object.__setattr__(self, "password", credentials[1])
         if not self.url.startswith(("http://", "https://")):
             raise ValueError(
                 f"Elasticsearch URL must start with http:// or https://, got {self.url!r}"

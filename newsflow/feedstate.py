@@ -27,7 +27,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch
 
 from newsflow.es import EsConfig
-from newsflow.http import FetchError, FetchResult
+from newsflow.http import FetchError, FetchResult, redact_url
 from schemas.records import iso, utc
 
 __all__ = [
@@ -80,7 +80,8 @@ def state_index(config: EsConfig) -> str:
 
 
 def doc_id(feed_url: str) -> str:
-    return hashlib.sha1(feed_url.encode("utf-8")).hexdigest()
+    """A feed's state document id; a URL's credentials never reach the index, even hashed."""
+    return hashlib.sha1(redact_url(feed_url).encode("utf-8")).hexdigest()
 
 
 def entry_key(guid: str) -> str:
@@ -141,6 +142,8 @@ class FeedState:
     def to_doc(self, fields: Sequence[str] | None = None) -> dict[str, Any]:
         names = fields or _ALL_FIELDS
         doc = {name: getattr(self, name) for name in names}
+        if "feed_url" in doc:
+            doc["feed_url"] = redact_url(doc["feed_url"])
         for name in _TIME_FIELDS:
             if name in doc:
                 doc[name] = iso(doc[name])

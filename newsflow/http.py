@@ -3,36 +3,40 @@
 Feeds and pages are fetched from servers we do not control, so every request here is bounded
 (connect and read timeouts, a maximum body size counted after gzip/deflate decompression, a
 bounded number of redirects with loop detection) and polite (a descriptive User-Agent, a
-per-host concurrency limit and minimum delay, robots.txt cached per host, ``Retry-After`` on
-429/503, retries with exponential back-off on timeouts, connection errors and 5xx). Conditional
-GET (``If-None-Match`` / ``If-Modified-Since``) turns an unchanged resource into a cheap 304.
+per-host concurrency limit and minimum delay, robots.txt with its ``Crawl-delay``,
+``Retry-After`` on 429/503, retries with exponential back-off on timeouts, connection errors
+and 5xx). Conditional GET (``If-None-Match`` / ``If-Modified-Since``) turns an unchanged
+resource into a cheap 304.
 
-Nothing here raises for a bad response: :meth:`Fetcher.fetch` returns a :class:`FetchResult`
-(2xx or 304) or a :class:`FetchError` whose ``kind`` says what went wrong, so callers route it to
-a dead letter. :meth:`Fetcher.fetch_many` keeps many requests in flight on a thread pool while a
-scheduler keeps each host within its limits, because fetching is I/O-bound and one URL at a
-time would leave a worker idle.
+Nothing here raises for a bad response: a fetch ends in a :class:`FetchResult` (2xx or 304) or
+a :class:`FetchError` whose ``kind`` says what went wrong, so callers route it to a dead letter.
+Every exchange is scheduled by the process's :mod:`newsflow.frontier`, which serves many hosts
+side by side, each within its limits: :meth:`Fetcher.submit` queues a request and returns a
+future, :meth:`Fetcher.fetch_many` yields outcomes as they complete.
 
 Built on urllib3 (connection pooling, streaming bounded decompression); no Beam in here.
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
+import queue
 import socket
 import threading
 import time
 import urllib.robotparser
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -46,6 +50,8 @@ from urllib3.exceptions import (
 )
 
 from newsflow import __version__
+from newsflow.frontier import Frontier, Next, Task
+from newsflow.netguard import AddressPolicy, AddressRefused, parse_allowlist
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -55,6 +61,8 @@ __all__ = [
     "FetchResult",
     "Fetcher",
     "host_key",
+    "redact_url",
+    "split_credentials",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,6 +91,8 @@ ROBOTS_DISALLOWED = "robots_disallowed"
 BAD_URL = "bad_url"
 PROTOCOL = "protocol"
 TLS = "tls"
+CANCELLED = "cancelled"
+REFUSED_ADDRESS = "refused_address"
 
 
 @dataclass(frozen=True)
@@ -94,8 +104,10 @@ class FetchConfig:
     in flight to one host at once. ``retries`` is the number of extra attempts after the first
     on timeouts, connection errors, 408/425/429 and 5xx; the wait before attempt *n* is
     ``min(backoff_base * 2**(n-1), backoff_max)``, or the server's ``Retry-After`` (capped at
-    ``backoff_max``) on 429/503. ``max_workers`` is the number of threads of :meth:`Fetcher.
-    fetch_many`.
+    ``backoff_max``) on 429/503. A host's robots.txt ``Crawl-delay`` raises its delay, up to
+    ``max_crawl_delay``. ``max_workers`` is the number of requests in flight at once, over all
+    hosts (threads of the shared frontier). Connections go to public addresses only, and to
+    the networks of ``allow_networks`` (CIDR strings; see :mod:`newsflow.netguard`).
     """
 
     connect_timeout: float = 5.0
@@ -111,8 +123,11 @@ class FetchConfig:
     backoff_max: float = 30.0
     respect_robots: bool = True
     max_workers: int = 32
+    max_crawl_delay: float = 30.0
+    allow_networks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "allow_networks", parse_allowlist(self.allow_networks))
         positive = ("connect_timeout", "read_timeout", "max_bytes", "per_host_concurrency",
                     "max_workers")
         for name in positive:
@@ -120,7 +135,7 @@ class FetchConfig:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"FetchConfig.{name} must be a positive number, got {value!r}")
         for name in ("max_redirects", "retries", "per_host_min_delay", "backoff_base",
-                     "backoff_max"):
+                     "backoff_max", "max_crawl_delay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"FetchConfig.{name} must be >= 0, got {value!r}")
@@ -191,7 +206,9 @@ class FetchError(Exception):
 
     ``kind`` is one of ``dns``, ``connect``, ``timeout``, ``tls``, ``protocol``, ``http_status``,
     ``too_large``, ``redirect_loop``, ``too_many_redirects``, ``robots_disallowed``,
-    ``bad_url``; ``status`` is the HTTP status when there was one; ``transient`` says whether
+    ``bad_url``, ``cancelled`` (the fetcher was closed first), ``refused_address`` (a
+    non-public address that is not allowed, see :mod:`newsflow.netguard`); ``status`` is the
+    HTTP status when there was one; ``transient`` says whether
     trying again later may succeed.
     """
 
@@ -233,6 +250,31 @@ class FetchError(Exception):
         return hash(self._key())
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its user info (``user:secret@``) replaced by ``***@``: what logs, errors,
+    dead letters, feed state and stored documents show of a feed URL with credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("@", 1)[-1] if "@" in url else url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its user info, and the (user, password) it held, if any."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=hostport)), (unquote(user), unquote(password))
+
+
 def host_key(url: str) -> str:
     """The politeness unit of a URL: ``scheme://host:port`` in lower case."""
     parts = urlsplit(url)
@@ -271,56 +313,74 @@ def _check_url(url: str) -> str | None:
     return None
 
 
-class _HostGate:
-    """Per-host politeness: at most ``limit`` requests in flight, starts ``delay`` apart."""
-
-    def __init__(self, limit: int, delay: float) -> None:
-        self.limit = limit
-        self.delay = delay
-        self.in_flight = 0
-        self.next_start = 0.0
-        self.cond = threading.Condition()
-
-    def ready_in(self, now: float) -> float:
-        """Seconds until a request could start (``inf`` while all slots are taken)."""
-        with self.cond:
-            if self.in_flight >= self.limit:
-                return float("inf")
-            return max(0.0, self.next_start - now)
-
-    def acquire(self) -> None:
-        with self.cond:
-            while True:
-                now = time.monotonic()
-                if self.in_flight < self.limit and now >= self.next_start:
-                    self.in_flight += 1
-                    self.next_start = now + self.delay
-                    return
-                timeout = None if self.in_flight >= self.limit else self.next_start - now
-                self.cond.wait(timeout)
-
-    def release(self) -> None:
-        with self.cond:
-            self.in_flight -= 1
-            self.cond.notify_all()
-
-    def defer(self, seconds: float) -> None:
-        """Nobody starts a request to this host for ``seconds`` (a ``Retry-After``)."""
-        with self.cond:
-            self.next_start = max(self.next_start, time.monotonic() + seconds)
-
-
 class _Attempt(Exception):
-    """Internal: one attempt failed; ``error`` says how, ``wait`` is a server-requested delay."""
+    """Internal: one attempt failed; ``error`` says how, ``wait`` is a server-requested delay
+    (``Retry-After``), ``defer_host`` how long the whole host should be left alone."""
 
-    def __init__(self, error: FetchError, wait: float | None = None) -> None:
+    def __init__(self, error: FetchError, wait: float | None = None,
+                 defer_host: float = 0.0) -> None:
         super().__init__(error)
         self.error = error
         self.wait = wait
+        self.defer_host = defer_host
+
+
+class _Robots:
+    """A host's parsed robots.txt as the frontier consults it, for our user agent."""
+
+    def __init__(self, parser: urllib.robotparser.RobotFileParser, user_agent: str) -> None:
+        self._parser = parser
+        self._agent = user_agent
+
+    def allows(self, url: str) -> bool:
+        return self._parser.can_fetch(self._agent, url)
+
+    def crawl_delay(self) -> float | None:
+        delay = self._parser.crawl_delay(self._agent)
+        return float(delay) if delay is not None else None
+
+
+class _RobotsError(Exception):
+    """robots.txt could not be read: ``disallows`` (a 5xx: the host is off limits for a while)
+    or a network failure (``error`` is then the failure of every URL that waited for it)."""
+
+    def __init__(self, error: FetchError, disallows: bool) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.disallows = disallows
+        self.transient = error.transient
+
+
+@dataclass(eq=False)
+class _Job:
+    """One fetch on its way: the request, the hop being fetched, attempts so far."""
+
+    request: FetchRequest
+    item: FetchRequest | str
+    headers: dict[str, str]
+    future: Future[FetchResult | FetchError]
+    started: float
+    shown: str = ""  # the requested URL as results and errors show it (credentials redacted)
+    start: str = ""  # the requested URL without credentials: where each attempt starts
+    url: str = ""  # the hop being fetched
+    seen: list[str] = field(default_factory=list)
+    attempts: int = 1
+    origin: str = ""  # the host credentials may be sent to (the requested URL's)
+    authorization: str | None = None
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """The request headers of a hop: credentials only to the host they were given for."""
+        if self.authorization and host_key(url) == self.origin:
+            return {**self.headers, "Authorization": self.authorization}
+        return self.headers
 
 
 class Fetcher:
     """Fetches URLs within the limits of a :class:`FetchConfig`. Thread-safe; ``close()`` it.
+
+    Every request goes through the process's :class:`~newsflow.frontier.Frontier` for this
+    config's politeness limits, shared with every other ``Fetcher`` of the same limits, so the
+    limits hold per host across all of them. :meth:`submit` returns at once; :meth:`fetch` waits.
 
     >>> with Fetcher(FetchConfig()) as fetcher:               # doctest: +SKIP
     ...     result = fetcher.fetch("https://example.org/feed.xml", etag='"abc"')
@@ -336,22 +396,26 @@ class Fetcher:
             retries=False,
             timeout=urllib3.Timeout(connect=c.connect_timeout, read=c.read_timeout),
         )
+        self._pool.pool_classes_by_scheme = _guarded_pools(AddressPolicy(c.allow_networks))
         self._headers = {"User-Agent": c.user_agent, "Accept-Encoding": "gzip, deflate"}
+        self._frontier: Frontier | None = Frontier.acquire(
+            c.per_host_concurrency, c.per_host_min_delay, c.max_crawl_delay, c.max_workers)
         self._lock = threading.Lock()
-        self._gates: dict[str, _HostGate] = {}
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | FetchError | None] = {}
-        self._robots_locks: dict[str, threading.Lock] = {}
-        self._executor: ThreadPoolExecutor | None = None
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the worker threads and release every pooled connection."""
-        self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Drop this fetcher's queued requests (they end as ``cancelled`` errors), leave the
+        frontier and release every pooled connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            frontier, self._frontier = self._frontier, None
+        if frontier is not None:
+            frontier.cancel(self)
+            frontier.release()
         self._pool.clear()
 
     def __enter__(self) -> Fetcher:
@@ -362,6 +426,32 @@ class Fetcher:
 
     # -- public API --------------------------------------------------------------------------
 
+    def submit(self, item: FetchRequest | str) -> Future[FetchResult | FetchError]:
+        """Queue a GET of ``item`` (a URL or a :class:`FetchRequest`); the future's value is the
+        :class:`FetchResult` or the :class:`FetchError` (it never raises)."""
+        request = FetchRequest(item) if isinstance(item, str) else item
+        headers = {"Accept": request.accept or self.config.accept}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        bare, credentials = split_credentials(request.url)
+        job = _Job(request, item, headers, Future(), time.monotonic(),
+                   shown=redact_url(request.url), start=bare, url=bare, seen=[bare],
+                   origin=host_key(bare))
+        if credentials is not None:
+            token = base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            job.authorization = f"Basic {token}"
+        problem = _check_url(bare)
+        if problem:
+            job.future.set_result(FetchError(BAD_URL, problem, job.shown))
+        elif self._closed or self._frontier is None:
+            job.future.set_result(FetchError(CANCELLED, "the fetcher is closed", job.shown,
+                                             transient=True))
+        else:
+            self._frontier.submit(self._task(job))
+        return job.future
+
     def fetch(
         self,
         url: str,
@@ -370,125 +460,126 @@ class Fetcher:
         accept: str | None = None,
     ) -> FetchResult | FetchError:
         """GET ``url`` (following redirects) and return the result or the reason it failed."""
-        started = time.monotonic()
-        problem = _check_url(url)
-        if problem:
-            return FetchError(BAD_URL, problem, url)
-        headers = {"Accept": accept or self.config.accept}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        attempts = 0
-        while True:
-            attempts += 1
-            try:
-                result = self._follow(url, headers)
-            except _Attempt as failed:
-                error = failed.error
-                error.attempts = attempts
-                if not error.transient or attempts > self.config.retries or self._closed:
-                    return error
-                delay = self._backoff(attempts, failed.wait)
-                log.debug("retrying %s in %.2fs after %s", url, delay, error)
-                time.sleep(delay)
-                continue
-            except FetchError as error:
-                error.attempts = attempts
-                return error
-            result.attempts = attempts
-            result.elapsed = time.monotonic() - started
-            return result
+        return self.submit(FetchRequest(url, etag, last_modified, accept)).result()
 
     def fetch_many(
         self, requests: Iterable[FetchRequest | str]
     ) -> Iterator[tuple[FetchRequest | str, FetchResult | FetchError]]:
         """Fetch many URLs concurrently; yields ``(request, outcome)`` as each completes.
 
-        Items are :class:`FetchRequest` or plain URL strings and come back unchanged. Requests
-        are started only when their host has a free slot and its minimum delay has passed, so a
-        slow or strict host does not hold up the others.
+        Items are :class:`FetchRequest` or plain URL strings and come back unchanged. Each host
+        is served within its limits, side by side with the others, so a slow or strict host
+        does not hold up the rest. At most ``max(1000, 8 * max_workers)`` requests are queued
+        at once: a long iterable is read as its requests complete.
         """
-        executor = self._pool_executor()
+        done: queue.SimpleQueue[Future[FetchResult | FetchError]] = queue.SimpleQueue()
+        items: dict[Future[FetchResult | FetchError], FetchRequest | str] = {}
         source = iter(requests)
+        cap = max(1000, self.config.max_workers * 8)
         exhausted = False
-        waiting: dict[str, deque[FetchRequest | str]] = {}
-        buffered = 0
-        buffer_cap = max(1000, self.config.max_workers * 8)
-        running: dict[Future[FetchResult | FetchError], tuple[str, FetchRequest | str]] = {}
-        busy: dict[str, int] = {}  # requests handed to workers, per host
-        next_start: dict[str, float] = {}  # earliest next hand-over, per host
-        limit = self.config.per_host_concurrency
-        delay = self.config.per_host_min_delay
         while True:
-            while not exhausted and buffered < buffer_cap:
-                try:
-                    item = next(source)
-                except StopIteration:
+            while not exhausted and len(items) < cap:
+                item = next(source, None)
+                if item is None:
                     exhausted = True
                     break
-                url = item if isinstance(item, str) else item.url
-                waiting.setdefault(host_key(url), deque()).append(item)
-                buffered += 1
-            now = time.monotonic()
-            soonest = float("inf")
-            for host in list(waiting):
-                queue = waiting[host]
-                while queue and len(running) < self.config.max_workers:
-                    if busy.get(host, 0) >= limit:
-                        break
-                    ready_in = max(next_start.get(host, 0.0) - now,
-                                   self._gate(host).ready_in(now))
-                    if ready_in > 0:
-                        soonest = min(soonest, ready_in)
-                        break
-                    item = queue.popleft()
-                    buffered -= 1
-                    busy[host] = busy.get(host, 0) + 1
-                    next_start[host] = now + delay
-                    running[executor.submit(self._fetch_item, item)] = (host, item)
-                if not queue:
-                    del waiting[host]
-            if not running:
-                if not waiting and exhausted:
-                    return
-                time.sleep(min(soonest, 0.05) if soonest != float("inf") else 0.005)
-                continue
-            timeout = None if not waiting else min(max(soonest, 0.001), 0.05)
-            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                host, item = running.pop(future)
-                busy[host] -= 1
-                yield item, future.result()
+                future = self.submit(item)
+                items[future] = item
+                future.add_done_callback(done.put)
+            if not items:
+                return
+            future = done.get()
+            yield items.pop(future), future.result()
 
-    # -- internals ---------------------------------------------------------------------------
+    @property
+    def frontier(self) -> Frontier | None:
+        """The frontier this fetcher's requests go through (``None`` once closed)."""
+        return self._frontier
 
-    def _fetch_item(self, item: FetchRequest | str) -> FetchResult | FetchError:
+    # -- one exchange at a time, through the frontier ----------------------------------------
+
+    def _task(self, job: _Job) -> Task:
+        return Task(
+            host=host_key(job.url),
+            url=job.url,
+            run=lambda: self._step(job),
+            blocked=lambda reason: self._blocked(job, reason),
+            cancel=lambda: self._finish(job, FetchError(
+                CANCELLED, "the fetcher was closed before this was fetched", job.shown,
+                transient=True, attempts=job.attempts)),
+            robots=(lambda: self._load_robots(host_key(job.url)))
+            if self.config.respect_robots else None,
+            owner=self,
+        )
+
+    def _step(self, job: _Job) -> Next:
+        """One exchange of ``job`` (in a frontier thread): finish it, or say what comes next."""
         try:
-            if isinstance(item, str):
-                return self.fetch(item)
-            return self.fetch(item.url, etag=item.etag, last_modified=item.last_modified,
-                              accept=item.accept)
-        except Exception as exc:  # a bug must not kill the pool: report it against the URL
-            url = item if isinstance(item, str) else item.url
-            log.exception("unexpected error fetching %s", url)
-            return FetchError(PROTOCOL, f"unexpected {type(exc).__name__}: {exc}", url)
+            outcome = self._exchange(job.url, job.headers_for(job.url))
+        except _Attempt as failed:
+            return self._retry(job, failed.error, failed.wait, failed.defer_host)
+        except FetchError as error:
+            return self._finish(job, error)
+        except Exception as exc:  # a bug must not lose the request: report it against the URL
+            log.exception("unexpected error fetching %s", job.url)
+            return self._finish(job, FetchError(PROTOCOL, f"unexpected {type(exc).__name__}: "
+                                                f"{exc}", job.shown))
+        if isinstance(outcome, str):
+            return self._redirect(job, outcome)
+        outcome.redirects = job.seen[:-1]
+        return self._finish(job, outcome)
 
-    def _pool_executor(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=self.config.max_workers, thread_name_prefix="newsflow-fetch"
-                )
-            return self._executor
+    def _redirect(self, job: _Job, target: str) -> Next:
+        url = job.shown
+        target = split_credentials(target)[0]  # a Location's user info is not ours to send
+        problem = _check_url(target)
+        if problem:
+            return self._finish(job, FetchError(BAD_URL, f"redirect to a bad URL {target!r}: "
+                                                f"{problem}", url))
+        if _same_resource(target, job.seen):
+            chain = " -> ".join([*job.seen, target])
+            return self._finish(job, FetchError(REDIRECT_LOOP, f"redirect loop: {chain}", url))
+        if len(job.seen) > self.config.max_redirects:
+            return self._finish(job, FetchError(
+                TOO_MANY_REDIRECTS,
+                f"more than {self.config.max_redirects} redirects (last {target})", url))
+        job.seen.append(target)
+        job.url = target
+        return Next(self._task(job))
 
-    def _gate(self, host: str) -> _HostGate:
-        with self._lock:
-            gate = self._gates.get(host)
-            if gate is None:
-                gate = _HostGate(self.config.per_host_concurrency, self.config.per_host_min_delay)
-                self._gates[host] = gate
-            return gate
+    def _blocked(self, job: _Job, reason: Any) -> Next:
+        """The host's robots.txt forbids ``job`` (``reason`` a str), or could not be read."""
+        if isinstance(reason, str):
+            return self._finish(job, FetchError(ROBOTS_DISALLOWED, "robots.txt disallows "
+                                                "this URL", job.shown))
+        error: FetchError = reason.error
+        message = f"robots.txt: {error.message}" if reason.disallows else error.message
+        return self._retry(job, FetchError(error.kind, message, job.shown,
+                                           status=error.status, transient=error.transient))
+
+    def _retry(self, job: _Job, error: FetchError, wait: float | None = None,
+               defer_host: float = 0.0) -> Next:
+        """Try ``job`` again after a back-off from its first URL, or finish it with ``error``."""
+        if not error.transient or job.attempts > self.config.retries or self._closed:
+            step = self._finish(job, error)
+            step.defer_host = defer_host
+            return step
+        delay = self._backoff(job.attempts, wait)
+        log.debug("retrying %s in %.2fs after %s", job.shown, delay, error)
+        job.attempts += 1
+        job.url = job.start
+        job.seen = [job.start]
+        return Next(self._task(job), after=delay, defer_host=defer_host)
+
+    def _finish(self, job: _Job, outcome: FetchResult | FetchError) -> Next:
+        """Settle ``job``: results and errors name the URL asked for (credentials redacted)."""
+        outcome.url = job.shown
+        outcome.attempts = job.attempts
+        if isinstance(outcome, FetchResult):
+            outcome.elapsed = time.monotonic() - job.started
+        if not job.future.done():
+            job.future.set_result(outcome)
+        return Next()
 
     def _backoff(self, attempt: int, server_wait: float | None) -> float:
         c = self.config
@@ -496,46 +587,9 @@ class Fetcher:
             return min(server_wait, c.backoff_max)
         return float(min(c.backoff_base * 2 ** (attempt - 1), c.backoff_max))
 
-    def _follow(self, url: str, headers: Mapping[str, str]) -> FetchResult:
-        """One attempt: GET ``url``, following redirects. Raises ``_Attempt``/``FetchError``."""
-        seen = [url]
-        current = url
-        while True:
-            if self.config.respect_robots:
-                self._check_robots(current)
-            outcome = self._request(current, headers)
-            if isinstance(outcome, str):  # a redirect
-                target = outcome
-                problem = _check_url(target)
-                if problem:
-                    raise FetchError(BAD_URL, f"redirect to a bad URL {target!r}: {problem}",
-                                     url)
-                if _same_resource(target, seen):
-                    chain = " -> ".join([*seen, target])
-                    raise FetchError(REDIRECT_LOOP, f"redirect loop: {chain}", url)
-                if len(seen) > self.config.max_redirects:
-                    raise FetchError(
-                        TOO_MANY_REDIRECTS,
-                        f"more than {self.config.max_redirects} redirects (last {target})",
-                        url,
-                    )
-                seen.append(target)
-                current = target
-                continue
-            outcome.url = url
-            outcome.redirects = seen[:-1]
-            return outcome
-
-    def _request(self, url: str, headers: Mapping[str, str]) -> FetchResult | str:
-        """One HTTP exchange within the host's gate: a result, or the redirect target."""
-        gate = self._gate(host_key(url))
-        gate.acquire()
-        try:
-            return self._exchange(url, headers, gate)
-        finally:
-            gate.release()
-
-    def _exchange(self, url: str, headers: Mapping[str, str], gate: _HostGate) -> FetchResult | str:
+    def _exchange(self, url: str, headers: Mapping[str, str]) -> FetchResult | str:
+        """One HTTP exchange: a result, or the redirect target. Raises ``_Attempt`` (may be
+        retried) or ``FetchError``."""
         try:
             response = self._pool.request(
                 "GET", url, headers={**self._headers, **headers}, redirect=False,
@@ -543,6 +597,8 @@ class Fetcher:
             )
         except LocationParseError as exc:
             raise FetchError(BAD_URL, f"malformed URL: {exc}", url) from None
+        except AddressRefused as exc:
+            raise FetchError(REFUSED_ADDRESS, str(exc), url) from None
         except HTTPError as exc:
             raise _Attempt(_network_error(exc, url)) from None
         try:
@@ -558,12 +614,13 @@ class Fetcher:
                 return FetchResult(url, url, 304, response_headers, b"", datetime.now(UTC))
             if status in _RETRY_STATUSES:
                 retry_after = parse_retry_after(response_headers.get("retry-after"))
+                defer = 0.0
                 if retry_after is not None and status in (429, 503):
-                    gate.defer(min(retry_after, self.config.backoff_max))
+                    defer = min(retry_after, self.config.backoff_max)
                 raise _Attempt(
                     FetchError(HTTP_STATUS, f"HTTP {status} {response.reason or ''}".strip(),
                                url, status=status, transient=True),
-                    wait=retry_after,
+                    wait=retry_after, defer_host=defer,
                 )
             if not 200 <= status < 300:
                 raise FetchError(HTTP_STATUS, f"HTTP {status} {response.reason or ''}".strip(),
@@ -600,63 +657,89 @@ class Fetcher:
             raise _Attempt(_network_error(exc, url)) from None
         return b"".join(chunks)
 
-    def _check_robots(self, url: str) -> None:
-        host = host_key(url)
-        with self._lock:
-            lock = self._robots_locks.setdefault(host, threading.Lock())
-        with lock:
-            if host in self._robots:
-                rules = self._robots[host]
-            else:
-                rules = self._load_robots(host)
-                if not (isinstance(rules, FetchError) and rules.kind != ROBOTS_DISALLOWED):
-                    self._robots[host] = rules  # network failures are not cached
-        if isinstance(rules, FetchError):
-            message = rules.message  # a network failure: the same for the URL itself
-            if rules.kind == ROBOTS_DISALLOWED:
-                message = f"robots.txt: {message}"
-            raise _Attempt(FetchError(rules.kind, message, url, status=rules.status,
-                                      transient=rules.transient))
-        if rules is not None and not rules.can_fetch(self.config.user_agent, url):
-            raise FetchError(ROBOTS_DISALLOWED, "robots.txt disallows this URL", url)
-
-    def _load_robots(self, host: str) -> urllib.robotparser.RobotFileParser | FetchError | None:
-        """The host's robots.txt rules; None allows everything. Errors are cached too.
-
-        As RFC 9309 says: a 4xx means no rules; a 5xx means everything is disallowed for now.
-        A network failure is reported against the URL (the host is unreachable anyway).
-        """
+    def _load_robots(self, host: str) -> _Robots | _RobotsError | None:
+        """The host's robots.txt rules (run by the frontier, within a slot of the host); None
+        allows everything. As RFC 9309 says: a 4xx means no rules, a 5xx disallows everything
+        for now. A network failure is the failure of the URLs waiting for the rules."""
         robots_url = f"{host}/robots.txt"
-        gate = self._gate(host)
-        gate.acquire()
         try:
             response = self._pool.request(
                 "GET", robots_url, headers={**self._headers, "Accept": "text/plain, */*;q=0.5"},
                 redirect=True, preload_content=False, decode_content=True,
             )
         except HTTPError as exc:
-            return _network_error(exc, robots_url)
-        finally:
-            gate.release()
+            return _RobotsError(_network_error(exc, robots_url), disallows=False)
+        except AddressRefused as exc:
+            return _RobotsError(FetchError(REFUSED_ADDRESS, str(exc), robots_url),
+                                disallows=False)
+        except Exception as exc:  # noqa: BLE001 - a bug must not hang the host's queue
+            log.exception("unexpected error fetching %s", robots_url)
+            return _RobotsError(FetchError(PROTOCOL, f"unexpected {type(exc).__name__}: {exc}",
+                                           robots_url, transient=True), disallows=False)
         try:
             if 400 <= response.status < 500:
                 return None
             if response.status >= 500:
-                return FetchError(ROBOTS_DISALLOWED, f"robots.txt answered HTTP "
-                                  f"{response.status}: treating the host as disallowed",
-                                  robots_url, status=response.status, transient=True)
+                return _RobotsError(FetchError(
+                    ROBOTS_DISALLOWED, f"robots.txt answered HTTP {response.status}: treating "
+                    "the host as disallowed", robots_url, status=response.status,
+                    transient=True), disallows=True)
             data = bytearray()
             for chunk in response.stream(_CHUNK, decode_content=True):
                 data.extend(chunk)
                 if len(data) > _ROBOTS_MAX_BYTES:
                     break
         except HTTPError as exc:
-            return _network_error(exc, robots_url)
+            return _RobotsError(_network_error(exc, robots_url), disallows=False)
         finally:
             _discard(response)
         parser = urllib.robotparser.RobotFileParser(robots_url)
         parser.parse(bytes(data[:_ROBOTS_MAX_BYTES]).decode("utf-8", "replace").splitlines())
-        return parser
+        return _Robots(parser, self.config.user_agent)
+
+
+def _guarded_pools(policy: AddressPolicy) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 connection pools whose connections check each address they are about to connect
+    to against ``policy`` (after DNS resolution) and raise ``AddressRefused`` instead."""
+
+    def new_conn(self: Any, connect: Any) -> Any:
+        host = self._dns_host
+        try:
+            found = socket.getaddrinfo(host, self.port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        refused = [(a, why) for a in addresses if (why := policy.refusal(a)) is not None]
+        allowed = [a for a in addresses if a not in dict(refused)]
+        if not allowed:
+            raise AddressRefused(self.host, refused)
+        error: Exception | None = None
+        for address in allowed:  # connect to exactly the address that was checked
+            self._dns_host = address
+            try:
+                return connect(self)
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                error = exc
+            finally:
+                self._dns_host = host
+        assert error is not None
+        raise error
+
+    class Guarded(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self, HTTPConnection._new_conn)  # type: ignore[no-any-return]
+
+    class GuardedTLS(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return new_conn(self, HTTPSConnection._new_conn)  # type: ignore[no-any-return]
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Guarded
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedTLS
+
+    return {"http": Pool, "https": TLSPool}
 
 
 def _discard(response: Any) -> None:

@@ -80,11 +80,21 @@ class Job:
     dead_letters: str
 
     def count_dead_letters(self) -> int:
-        """Dead letters written so far (0 when they went to a remote filesystem)."""
-        path = Path(self.dead_letters)
-        if "://" in self.dead_letters or not path.exists():
+        """Dead letters written so far: the lines of the file (batch) or of the folder's files
+        (streaming), on any filesystem Beam reads; 0 where there are none yet."""
+        from apache_beam.io.filesystems import FileSystems
+
+        pattern = self.dead_letters.rstrip("/") + "/*.jsonl" if self.streaming else (
+            self.dead_letters)
+        try:
+            found = FileSystems.match([pattern])[0].metadata_list
+        except Exception:  # noqa: BLE001 - nothing written (or nothing readable) yet
             return 0
-        return sum(1 for line in path.open() if line.strip())
+        count = 0
+        for match in found:
+            with FileSystems.open(match.path) as handle:
+                count += sum(1 for line in handle.read().splitlines() if line.strip())
+        return count
 
 
 @dataclass
@@ -129,7 +139,8 @@ class Summary:
             return False
         if self.streaming:
             return self.done
-        return c.get("feeds_fetched", 0) + c.get("feeds_not_modified", 0) > 0
+        read = c.get("feeds_fetched", 0) + c.get("feeds_not_modified", 0)
+        return read > 0 or c.get("docs_indexed", 0) > 0  # a retry may replay no feed
 
 
 def counters_of(result: PipelineResult) -> dict[str, int]:
@@ -187,7 +198,7 @@ def _prestart_extraction(argv: list[str]) -> None:
         prestart()
 
 
-def prepare(argv: list[str], *, check_cluster: bool = True) -> Job:
+def prepare(argv: list[str], *, check_cluster: bool = True, replay: bool = False) -> Job:
     """Check ``argv`` and everything the job needs before it is built; ``LaunchError`` names
     what is wrong. ``check_cluster``: also reach Elasticsearch and make the index (a template
     launcher may not reach it; the index sink makes the index from the workers)."""
@@ -197,7 +208,7 @@ def prepare(argv: list[str], *, check_cluster: bool = True) -> Job:
     options = PipelineOptions(argv)
     streaming = bool(options.view_as(StandardOptions).streaming)
     try:
-        validate_all(options)
+        validate_all(options, need_feeds=not replay)
         urls = pipeline.feed_urls(options)
         if check_cluster:
             _prestart_extraction(argv)
@@ -212,19 +223,37 @@ def prepare(argv: list[str], *, check_cluster: bool = True) -> Job:
     options.view_as(ArticleOptions).extract_workers = _extract_workers(options, argv)
     output = options.view_as(DeadLetterOptions)
     if not output.dead_letters:
-        prefix = "stream" if streaming else "run"
+        if not _workers_here(options):
+            raise LaunchError("--dead_letters: give a path every worker can write to (e.g. "
+                              "gs://bucket/deadletters/run.jsonl): this job's workers are not "
+                              "on this machine")
         output.dead_letters = time.strftime(
-            f"{DEAD_LETTER_DIR}/{prefix}-%Y%m%dT%H%M%SZ.jsonl", time.gmtime())
+            f"{DEAD_LETTER_DIR}/stream-%Y%m%dT%H%M%SZ" if streaming
+            else f"{DEAD_LETTER_DIR}/run-%Y%m%dT%H%M%SZ.jsonl", time.gmtime())
     if "://" not in output.dead_letters:  # else gs://... and the like, written there
-        Path(output.dead_letters).parent.mkdir(parents=True, exist_ok=True)
+        where = Path(output.dead_letters)
+        (where if streaming else where.parent).mkdir(parents=True, exist_ok=True)
     return Job(options, options.view_as(EsOptions).es_config(), streaming,
                str(standard.runner), urls, output.dead_letters)
 
 
-def start(job: Job, *, progress: bool = False, stop_file: str | None = None) -> PipelineResult:
+def _workers_here(options: PipelineOptions) -> bool:
+    """Whether the job's workers run on this machine, where a default local path is readable:
+    Beam's local runners, and any runner whose SDK workers are this process (LOOPBACK)."""
+    from apache_beam.options.pipeline_options import PortableOptions
+
+    runner = str(options.view_as(StandardOptions).runner or "")
+    environment = options.view_as(PortableOptions).environment_type or ""
+    return runners.runs_on_this_machine(runner or None) or runner == "PrismRunner" or (
+        environment.upper() == "LOOPBACK")
+
+
+def start(job: Job, *, progress: bool = False, stop_file: str | None = None,
+          replay: pipeline.Replay | None = None) -> PipelineResult:
     """Build the job's pipeline and submit it; the result of a job that may still run."""
     p = beam.Pipeline(options=job.options)
-    pipeline.build(p, job.options, urls=job.urls, stop_file=stop_file, progress=progress)
+    pipeline.build(p, job.options, urls=job.urls, stop_file=stop_file, progress=progress,
+                   replay=replay)
     return p.run()
 
 
@@ -286,12 +315,13 @@ def _wait_draining(result: PipelineResult, stop_file: str, quiet: bool) -> None:
 
 
 def run(argv: list[str], *, quiet: bool = False, stop_file: str | None = None,
-        prog: str = "newsflow ingest") -> Summary | None:
+        prog: str = "newsflow ingest", replay: pipeline.Replay | None = None) -> Summary | None:
     """Prepare, start and wait for the job ``argv`` describes; its summary, or None after one
     message on standard error when it could not start. A streaming job runs until ``--duration``
-    ends, a signal drains it, or ``stop_file`` appears (default: a private temporary path)."""
+    ends, a signal drains it, or ``stop_file`` appears (default: a private temporary path).
+    ``replay``: a batch job's entries and stories to retry besides its feeds."""
     try:
-        job = prepare(argv)
+        job = prepare(argv, replay=bool(replay))
     except LaunchError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return None
@@ -304,7 +334,7 @@ def run(argv: list[str], *, quiet: bool = False, stop_file: str | None = None,
         Path(stop_file).unlink(missing_ok=True)
     started = time.monotonic()
     try:
-        result = start(job, progress=not quiet, stop_file=stop_file)
+        result = start(job, progress=not quiet, stop_file=stop_file, replay=replay)
         return wait(job, result, started, stop_file=stop_file, quiet=quiet)
     finally:
         if own_stop and stop_file:

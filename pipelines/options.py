@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from newsflow.dedupe import DEFAULT_RULES, MatchRules
 from newsflow.es import EsConfig
 from newsflow.feedstate import PollPolicy
 from newsflow.http import FetchConfig
+from newsflow.netguard import ALLOW_HOSTS_ENV, parse_allowlist
 from newsflow.schedule import ScheduleBounds
 from pipelines.runners import runs_on_this_machine
 
@@ -43,6 +45,9 @@ __all__ = [
     "unknown_flags",
     "validate_all",
 ]
+
+
+NO_FEEDS = "no feeds: give --feeds FILE or --feed_url URL"
 
 
 class FeedOptions(PipelineOptions):
@@ -66,7 +71,7 @@ class FeedOptions(PipelineOptions):
     def validate(self) -> list[str]:
         errors = []
         if not self.feeds and not self.feed_url:
-            errors.append("no feeds: give --feeds FILE or --feed_url URL")
+            errors.append(NO_FEEDS)
         if self.feeds and not Path(self.feeds).is_file():
             errors.append(f"--feeds {self.feeds}: no such file")
         return errors
@@ -121,6 +126,11 @@ class FetchOptions(PipelineOptions):
                             help="the User-Agent header")
         parser.add_argument("--ignore_robots", action="store_true",
                             help="do not read robots.txt (only for your own sites)")
+        parser.add_argument(
+            "--http_allow_hosts", metavar="CIDR[,CIDR...]",
+            default=os.environ.get(ALLOW_HOSTS_ENV) or None,
+            help="non-public networks that may be fetched from (loopback, private, link-local "
+            f"and other non-public addresses are refused otherwise), else ${ALLOW_HOSTS_ENV}")
 
     def fetch_config(self) -> FetchConfig:
         return FetchConfig(
@@ -133,6 +143,7 @@ class FetchOptions(PipelineOptions):
             max_workers=self.fetch_workers,
             user_agent=self.http_user_agent,
             respect_robots=not self.ignore_robots,
+            allow_networks=parse_allowlist(self.http_allow_hosts),
         )
 
     def validate(self) -> list[str]:
@@ -312,10 +323,13 @@ def _mode_errors(options: PipelineOptions) -> list[str]:
             for name in sorted(given)]
 
 
-def validate_all(options: PipelineOptions) -> None:
+def validate_all(options: PipelineOptions, *, need_feeds: bool = True) -> None:
     """Raise one ValueError naming every bad value across the option classes, and every flag
-    the job's mode (batch or ``--streaming``) cannot honour."""
+    the job's mode (batch or ``--streaming``) cannot honour. ``need_feeds=False``: a job that
+    replays failures may have no feed to read."""
     errors = [msg for cls in OPTION_CLASSES for msg in options.view_as(cls).validate()]
+    if not need_feeds:
+        errors = [e for e in errors if e != NO_FEEDS]
     errors += _mode_errors(options)
     if errors:
         raise ValueError("bad options:\n  " + "\n  ".join(errors))

@@ -8,7 +8,8 @@ time and not publication time). Everything after the source is ``ingest``, the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -26,12 +27,25 @@ from pipelines.options import (
     StreamOptions,
 )
 from pipelines.runners import runs_on_this_machine
-from schemas.records import Failure
+from schemas.records import Failure, FeedEntry, Story
 from transforms.deadletters import WriteDeadLetters
 from transforms.ingest import IngestFeeds
 from transforms.poll import PollFeeds
 
-__all__ = ["IngestOutputs", "build", "feed_urls", "ingest"]
+__all__ = ["IngestOutputs", "Replay", "build", "feed_urls", "ingest"]
+
+
+@dataclass
+class Replay:
+    """What a retry feeds back into a batch job besides its feeds: entries whose page failed
+    for now (fetched and extracted again) and stories that could not be indexed (written
+    again), both as their dead letters held them."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    stories: list[Story] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.stories)
 
 
 @dataclass
@@ -56,13 +70,18 @@ def build(
     urls: list[str] | None = None,
     stop_file: str | None = None,
     progress: bool = False,
+    replay: Replay | None = None,
 ) -> IngestOutputs:
     """Apply the ingest job ``options`` describe to ``p``. Batch: ``urls`` (default: the feed
-    list). Streaming: the source ends (and the job drains) once ``stop_file`` exists.
-    ``progress`` adds progress lines on standard error."""
+    list), and what ``replay`` holds. Streaming: the source ends (and the job drains) once
+    ``stop_file`` exists. ``progress`` adds progress lines on standard error."""
     if not options.view_as(StandardOptions).streaming:
         urls = feed_urls(options) if urls is None else urls
-        source = p | "Feed list" >> beam.Create(urls)
+        source: Any = p | "Feed list" >> beam.Create(urls)
+        if replay:
+            source = {"feeds": source,
+                      "entries": p | "Entries to retry" >> beam.Create(replay.entries),
+                      "stories": p | "Stories to retry" >> beam.Create(replay.stories)}
         return ingest(source, options, progress=progress, feed_count=len(urls))
     feeds = options.view_as(FeedOptions)
     stream = options.view_as(StreamOptions)
@@ -80,14 +99,15 @@ def build(
 
 
 def ingest(
-    urls: beam.PCollection[str],
+    urls: Any,
     options: PipelineOptions,
     *,
     progress: bool = False,
     feed_count: int | None = None,
 ) -> IngestOutputs:
     """Everything after the source. Streaming: ``urls`` are the feeds due at each poll tick,
-    stamped with the tick's time (``PollFeeds``' output; a ``TestStream`` in tests)."""
+    stamped with the tick's time (``PollFeeds``' output; a ``TestStream`` in tests). Batch: a
+    ``PCollection`` of feed URLs, or ``IngestFeeds``' dict of them with entries and stories."""
     streaming = bool(options.view_as(StandardOptions).streaming)
     runner = options.view_as(StandardOptions).runner
     dedupe = options.view_as(DedupeOptions)

@@ -171,6 +171,9 @@ class Copy(_Record):
     title: str = ""
     fetched_url: str = ""
     truncated: bool = False
+    feed_url: str = ""  # the feed it came through (credentials redacted), and its id there
+    guid: str = ""
+    body_source: str = "page"  # page | feed (the page could not be read: the feed's text)
 
     _TIME_FIELDS = ("published_at",)
 
@@ -200,6 +203,7 @@ class Story(_Record):
     feed_url: str = ""
     word_count: int = 0
     truncated: bool = False
+    body_source: str = "page"  # page | feed: the canonical's text is the feed's, for now
     copies: list[Copy] = field(default_factory=list)
     copy_count: int = 0
     band_keys: list[str] = field(default_factory=list)

@@ -20,6 +20,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 
 from local import esnode
 from newsflow import es
+from newsflow.feedstate import state_index
+from newsflow.netguard import ALLOW_HOSTS_ENV
 from pipelines import runners
 from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
 
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
 # TestStream pipelines pass their own options (runner DirectRunner: Prism is skipped for them).
 TestPipeline.pytest_test_pipeline_options = " ".join(runners.local_runner_args(streaming=False))
 runners.quiet_runner_logs()
+
+# The tests' servers are on loopback, which newsflow refuses unless allowed: every job and
+# command a test runs allows it, as a user would for their own servers. Tests of the refusal
+# itself remove this (monkeypatch.delenv).
+os.environ[ALLOW_HOSTS_ENV] = "127.0.0.0/8,::1/128"
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +54,17 @@ def es_config(es_url: str) -> Iterator[es.EsConfig]:
     config = es.EsConfig(url=es_url, index=f"test-{uuid.uuid4().hex[:10]}")
     yield config
     es.delete_index(config)
+
+
+@pytest.fixture
+def state(es_config: es.EsConfig) -> Iterator[es.EsConfig]:
+    """``es_config`` whose feed-state index (``<alias>_feeds``) is deleted afterwards too."""
+    yield es_config
+    client = es_config.client()
+    try:
+        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
+    finally:
+        client.close()
 
 
 @pytest.fixture

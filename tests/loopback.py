@@ -38,6 +38,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import http.server
 import mimetypes
+import socket
 import threading
 import time
 import zlib
@@ -45,10 +46,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["LoopbackServer", "Request", "Response", "loopback"]
+from newsflow.http import FetchConfig
+
+__all__ = ["LOOPBACK_NETWORKS", "LoopbackServer", "Request", "Response", "allowing_loopback",
+           "loopback"]
 
 
 @dataclass
@@ -81,18 +86,30 @@ class Response:
 
 Handler = Callable[[Request], Response]
 
+# What a FetchConfig must allow to reach these servers (newsflow refuses non-public addresses).
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
+def allowing_loopback(**options: Any) -> FetchConfig:
+    """A ``FetchConfig`` of ``options`` that may connect to the loopback servers."""
+    return FetchConfig(allow_networks=LOOPBACK_NETWORKS, **options)
+
 
 class LoopbackServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 (a free port) with programmable routes."""
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or another loopback ``host``, such as 127.0.1.2:
+    a host of its own for politeness), a free port, with programmable routes."""
 
-    def __init__(self, fixtures: str | Path | None = None, port: int = 0) -> None:
+    def __init__(self, fixtures: str | Path | None = None, port: int = 0,
+                 host: str = "127.0.0.1") -> None:
         self._routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._hits: dict[str, int] = {}
         self.requests: list[Request] = []
         self.fixtures = Path(fixtures) if fixtures else None
-        self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
+        self.host = host
+        server = _Server6 if ":" in host else _Server
+        self._httpd = server((host, port), _make_handler(self))
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -123,7 +140,8 @@ class LoopbackServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.base_url + (path if path.startswith("/") else "/" + path)
@@ -198,6 +216,10 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def _guess_type(name: str) -> str:

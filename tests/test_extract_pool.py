@@ -123,3 +123,24 @@ def test_a_worker_that_dies_fails_every_call_of_its_task(pool) -> None:
     for call in calls:
         with pytest.raises(BrokenProcessPool):
             call.result(timeout=60)
+
+
+def test_the_dofns_of_a_process_share_one_pool_and_renew_it_together() -> None:
+    first, second = ExtractionPool.acquire(2), ExtractionPool.acquire(2)
+    try:
+        assert first is second
+        assert first.wait_started(60)
+        with pytest.raises(BrokenProcessPool):
+            first.submit(os._exit, 3).result(timeout=60)
+        renewed = first.renewed()
+        assert renewed is not first and second.renewed() is renewed  # made once
+        assert renewed.submit(int, "7").result(timeout=60) == 7
+    finally:
+        first.release()
+        second.release()
+    again = ExtractionPool.acquire(2)
+    try:
+        assert again is not renewed  # the last user shut that one down
+    finally:
+        again.release()
+    assert ExtractionPool._shared == {}

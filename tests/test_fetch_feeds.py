@@ -3,7 +3,6 @@ Elasticsearch node for feed state across runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,29 +14,17 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsflow.es import EsConfig
-from newsflow.feedstate import FeedStateStore, PollPolicy, state_index
-from newsflow.http import FetchConfig
-from tests.loopback import LoopbackServer, Response
+from newsflow.feedstate import FeedStateStore, PollPolicy
+from tests.loopback import LoopbackServer, Response, allowing_loopback, wait_for
 from transforms.fetch import FetchFeeds
 from transforms.parse import ParseFeeds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
+CONFIG = allowing_loopback(connect_timeout=5, read_timeout=5, retries=1, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8,
                      max_workers=8, max_bytes=200_000)
 COUNTERS = ("feeds_fetched", "feeds_not_modified", "feeds_failed", "entries_parsed",
             "entries_bozo", "entries_skipped_seen")
-
-
-@pytest.fixture
-def state(es_config: EsConfig) -> Iterator[EsConfig]:
-    """``es_config`` whose feed-state index (``<alias>_feeds``) is deleted afterwards."""
-    yield es_config
-    client = es_config.client()
-    try:
-        client.indices.delete(index=state_index(es_config), ignore_unavailable=True)
-    finally:
-        client.close()
 
 
 def counters(pipeline: Any) -> dict[str, int]:
@@ -241,3 +228,40 @@ def test_feeds_show_fails_when_no_feed_was_read(loopback: LoopbackServer,
     assert main(["feeds", "show", loopback.url("/missing")]) == 1
     assert main(["feeds", "show", "not-a-url"]) == 2
     assert "not an absolute" in capsys.readouterr().err
+
+
+def test_a_feed_that_does_not_answer_holds_up_only_itself(loopback: LoopbackServer) -> None:
+    import threading
+
+    from apache_beam.pvalue import TaggedOutput
+
+    from newsflow.feedstate import PollPolicy
+    from tests.loopback import Request
+    from transforms.fetch import _FetchFeedsFn
+
+    asked, release = threading.Event(), threading.Event()
+
+    def stuck(_req: Request) -> Response:
+        asked.set()
+        release.wait(60)
+        return Response(500)
+
+    loopback.route("/stuck.xml", stuck)
+    loopback.file("/rss2.xml", FIXTURES / "rss2.xml")
+    loopback.file("/atom.xml", FIXTURES / "atom03.xml")
+    fn = _FetchFeedsFn(CONFIG, None, PollPolicy())
+    fn.setup()
+    outputs: list[Any] = []
+    batch = [loopback.url("/stuck.xml"), loopback.url("/rss2.xml"), loopback.url("/atom.xml")]
+    worker = threading.Thread(target=lambda: outputs.extend(fn.process(batch)))
+    try:
+        worker.start()
+        # While the stuck feed is still being answered, the two others have come out.
+        assert wait_for(lambda: len(outputs) == 2, 60) and asked.is_set()
+        assert not release.is_set()
+        assert sorted(o.feed_url.rsplit("/", 1)[1] for o in outputs) == ["atom.xml", "rss2.xml"]
+    finally:
+        release.set()
+        worker.join(60)
+        fn.teardown()
+    assert isinstance(outputs[-1], TaggedOutput) and outputs[-1].tag == "dead_letter"

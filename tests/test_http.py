@@ -6,14 +6,15 @@ import pickle
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from newsflow.http import FetchConfig, Fetcher, FetchError, FetchRequest, FetchResult
-from tests.loopback import LoopbackServer, Request, Response
+from tests.loopback import LoopbackServer, Request, Response, allowing_loopback
 
-FAST = FetchConfig(connect_timeout=5, read_timeout=5, retries=0, per_host_min_delay=0,
+FAST = allowing_loopback(connect_timeout=5, read_timeout=5, retries=0, per_host_min_delay=0,
                    per_host_concurrency=4, backoff_base=0, backoff_max=2)
 
 
@@ -40,11 +41,11 @@ def failed(outcome: FetchResult | FetchError) -> FetchError:
 )
 def test_config_rejects_bad_values_naming_them(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
-        FetchConfig(**{field: value, "backoff_base": 0.5})  # type: ignore[arg-type]
+        allowing_loopback(**{field: value, "backoff_base": 0.5})  # type: ignore[arg-type]
 
 
 def test_config_and_errors_pickle() -> None:
-    config = FetchConfig(max_bytes=123)
+    config = allowing_loopback(max_bytes=123)
     assert pickle.loads(pickle.dumps(config)) == config
     error = FetchError("timeout", "read timed out", "http://x/", None, True)
     error.attempts = 3
@@ -109,14 +110,14 @@ def test_redirect_loop_is_an_error(loopback: LoopbackServer) -> None:
 def test_too_many_redirects(loopback: LoopbackServer) -> None:
     for i in range(10):
         loopback.redirect(f"/r{i}", f"/r{i + 1}")
-    error = failed(fetch(loopback.url("/r0"), FetchConfig(max_redirects=3, retries=0,
+    error = failed(fetch(loopback.url("/r0"), allowing_loopback(max_redirects=3, retries=0,
                                                           per_host_min_delay=0)))
     assert error.kind == "too_many_redirects"
     assert loopback.hits("/r4") == 0
 
 
 def test_404_is_permanent_and_not_retried(loopback: LoopbackServer) -> None:
-    config = FetchConfig(retries=3, backoff_base=0, per_host_min_delay=0)
+    config = allowing_loopback(retries=3, backoff_base=0, per_host_min_delay=0)
     error = failed(fetch(loopback.url("/missing"), config))
     assert (error.kind, error.status, error.transient) == ("http_status", 404, False)
     assert loopback.hits("/missing") == 1
@@ -124,14 +125,14 @@ def test_404_is_permanent_and_not_retried(loopback: LoopbackServer) -> None:
 
 def test_500_then_success_on_retry(loopback: LoopbackServer) -> None:
     loopback.sequence("/flaky", [Response(500), Response(502), Response(200, b"fine")])
-    config = FetchConfig(retries=2, backoff_base=0, per_host_min_delay=0)
+    config = allowing_loopback(retries=2, backoff_base=0, per_host_min_delay=0)
     result = ok(fetch(loopback.url("/flaky"), config))
     assert (result.body, result.attempts) == (b"fine", 3)
 
 
 def test_500_gives_up_after_retries(loopback: LoopbackServer) -> None:
     loopback.add("/down", status=503)
-    config = FetchConfig(retries=2, backoff_base=0, per_host_min_delay=0)
+    config = allowing_loopback(retries=2, backoff_base=0, per_host_min_delay=0)
     error = failed(fetch(loopback.url("/down"), config))
     assert (error.kind, error.status, error.transient, error.attempts) == (
         "http_status", 503, True, 3)
@@ -141,7 +142,7 @@ def test_500_gives_up_after_retries(loopback: LoopbackServer) -> None:
 def test_429_retry_after_is_honoured(loopback: LoopbackServer) -> None:
     loopback.sequence("/busy", [Response(429, headers={"Retry-After": "1"}),
                                 Response(200, b"now")])
-    config = FetchConfig(retries=1, backoff_base=0, backoff_max=5, per_host_min_delay=0)
+    config = allowing_loopback(retries=1, backoff_base=0, backoff_max=5, per_host_min_delay=0)
     assert ok(fetch(loopback.url("/busy"), config)).body == b"now"
     first, second = loopback.requests_for("/busy")
     assert second.at - first.at >= 0.9  # waited as told (a lower bound, not a speed check)
@@ -149,7 +150,7 @@ def test_429_retry_after_is_honoured(loopback: LoopbackServer) -> None:
 
 def test_declared_body_over_the_limit(loopback: LoopbackServer) -> None:
     loopback.add("/big", size=5_000_000)
-    error = failed(fetch(loopback.url("/big"), FetchConfig(max_bytes=100_000, retries=0)))
+    error = failed(fetch(loopback.url("/big"), allowing_loopback(max_bytes=100_000, retries=0)))
     assert error.kind == "too_large"
 
 
@@ -158,13 +159,13 @@ def test_streamed_body_over_the_limit(loopback: LoopbackServer) -> None:
         return Response(200, size=3_000_000, headers={"X-Test": "1"})
 
     loopback.route("/big", chunked)
-    error = failed(fetch(loopback.url("/big"), FetchConfig(max_bytes=1_000_000, retries=0)))
+    error = failed(fetch(loopback.url("/big"), allowing_loopback(max_bytes=1_000_000, retries=0)))
     assert error.kind == "too_large"
 
 
 def test_gzip_bomb_is_stopped_after_decompression(loopback: LoopbackServer) -> None:
     loopback.add("/bomb", b"<" * 30_000_000, gzip=True)
-    config = FetchConfig(max_bytes=1_000_000, retries=0)
+    config = allowing_loopback(max_bytes=1_000_000, retries=0)
     error = failed(fetch(loopback.url("/bomb"), config))
     assert error.kind == "too_large"
     assert "decompressed" in error.message
@@ -172,7 +173,7 @@ def test_gzip_bomb_is_stopped_after_decompression(loopback: LoopbackServer) -> N
 
 def test_server_that_never_answers_times_out(loopback: LoopbackServer) -> None:
     loopback.hang("/never")
-    config = FetchConfig(read_timeout=0.5, retries=1, backoff_base=0, per_host_min_delay=0)
+    config = allowing_loopback(read_timeout=0.5, retries=1, backoff_base=0, per_host_min_delay=0)
     error = failed(fetch(loopback.url("/never"), config))
     assert (error.kind, error.transient, error.attempts) == ("timeout", True, 2)
 
@@ -201,20 +202,20 @@ def test_robots_txt_is_honoured_and_cached(loopback: LoopbackServer) -> None:
                  content_type="text/plain")
     loopback.add("/private/feed", b"secret")
     loopback.add("/public/feed", b"open")
-    config = FetchConfig(retries=0, per_host_min_delay=0)
+    config = allowing_loopback(retries=0, per_host_min_delay=0)
     with Fetcher(config) as fetcher:
         assert failed(fetcher.fetch(loopback.url("/private/feed"))).kind == "robots_disallowed"
         assert ok(fetcher.fetch(loopback.url("/public/feed"))).body == b"open"
     assert loopback.hits("/private/feed") == 0
     assert loopback.hits("/robots.txt") == 1
-    ignoring = FetchConfig(retries=0, per_host_min_delay=0, respect_robots=False)
+    ignoring = allowing_loopback(retries=0, per_host_min_delay=0, respect_robots=False)
     assert ok(fetch(loopback.url("/private/feed"), ignoring)).body == b"secret"
 
 
 def test_robots_txt_5xx_disallows(loopback: LoopbackServer) -> None:
     loopback.add("/robots.txt", status=500)
     loopback.add("/feed", b"x")
-    error = failed(fetch(loopback.url("/feed"), FetchConfig(retries=0)))
+    error = failed(fetch(loopback.url("/feed"), allowing_loopback(retries=0)))
     assert (error.kind, error.transient) == ("robots_disallowed", True)
 
 
@@ -245,7 +246,7 @@ def test_fetch_many_keeps_per_host_limit(loopback: LoopbackServer) -> None:
     # Each request is held 0.3 s (or until a second is in flight): one the limit let through
     # meanwhile would be counted.
     peaks = _concurrency_probe(loopback, "/slow", gather=2, deadline=0.3)
-    config = FetchConfig(per_host_concurrency=1, per_host_min_delay=0, max_workers=8)
+    config = allowing_loopback(per_host_concurrency=1, per_host_min_delay=0, max_workers=8)
     urls = [loopback.url(f"/slow?i={i}") for i in range(4)]
     with Fetcher(config) as fetcher:
         outcomes = list(fetcher.fetch_many(urls))
@@ -256,7 +257,7 @@ def test_fetch_many_keeps_per_host_limit(loopback: LoopbackServer) -> None:
 
 def test_fetch_many_runs_requests_concurrently(loopback: LoopbackServer) -> None:
     peaks = _concurrency_probe(loopback, "/slow", gather=3)
-    config = FetchConfig(per_host_concurrency=3, per_host_min_delay=0, max_workers=8)
+    config = allowing_loopback(per_host_concurrency=3, per_host_min_delay=0, max_workers=8)
     urls = [loopback.url(f"/slow?i={i}") for i in range(6)]
     with Fetcher(config) as fetcher:
         assert len(list(fetcher.fetch_many(urls))) == 6
@@ -265,7 +266,7 @@ def test_fetch_many_runs_requests_concurrently(loopback: LoopbackServer) -> None
 
 def test_per_host_min_delay(loopback: LoopbackServer) -> None:
     loopback.add("/p", b"ok")
-    config = FetchConfig(per_host_concurrency=4, per_host_min_delay=0.5, max_workers=4)
+    config = allowing_loopback(per_host_concurrency=4, per_host_min_delay=0.5, max_workers=4)
     starts: list[float] = []
     with Fetcher(config) as fetcher:
         send = fetcher._pool.request
@@ -296,3 +297,121 @@ def test_fetch_many_mixes_outcomes_and_keeps_requests(loopback: LoopbackServer) 
     assert ok(outcomes[requests[1]]).body == b"g"
     assert failed(outcomes[requests[2]]).status == 404
     assert failed(outcomes[requests[3]]).kind == "dns"
+
+
+# -- many hosts side by side ------------------------------------------------------------------
+
+
+class _HostProbe:
+    """Per-host records of a loopback server: arrival times and the most requests in flight at
+    once (a request counts from its arrival until its answer is written)."""
+
+    def __init__(self, server: LoopbackServer, hold: float) -> None:
+        self.arrivals: list[float] = []
+        self.in_flight = 0
+        self.most = 0
+        lock = threading.Lock()
+
+        def handler(req: Request) -> Response:
+            with lock:
+                self.arrivals.append(req.at)
+                self.in_flight += 1
+                self.most = max(self.most, self.in_flight)
+            time.sleep(hold)  # the answer takes this long (not a wait for a condition)
+            with lock:
+                self.in_flight -= 1
+            return Response(200, b"page", content_type="text/html")
+
+        server.route("/page", handler)
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[LoopbackServer]]:
+    """Four loopback servers, each on an address of its own (127.0.1.1-4): four hosts."""
+    servers = [LoopbackServer(host=f"127.0.1.{n}").start() for n in range(1, 5)]
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_many_hosts_are_fetched_side_by_side_each_within_its_limits(
+        hosts: list[LoopbackServer]) -> None:
+    # The answer takes longer than the delay, so the concurrency limit binds too.
+    probes = [_HostProbe(server, hold=0.5) for server in hosts]
+    config = allowing_loopback(per_host_concurrency=2, per_host_min_delay=0.3, max_workers=16,
+                         retries=0)
+    urls = [server.url(f"/page?n={n}") for n in range(8) for server in hosts]
+    with Fetcher(config) as fetcher:
+        outcomes = list(fetcher.fetch_many(urls))
+    assert sorted(str(item) for item, _ in outcomes) == sorted(urls)
+    assert all(isinstance(outcome, FetchResult) for _, outcome in outcomes)
+    for probe in probes:
+        assert len(probe.arrivals) == 8
+        assert probe.most <= 2  # what the server saw in flight never exceeds what was sent
+        gaps = [b - a for a, b in zip(probe.arrivals, probe.arrivals[1:], strict=False)]
+        # Arrival times can be bunched by the network path a little, never by a whole delay.
+        assert min(gaps) >= 0.3 - 0.1
+    # Side by side: each host is served while every other one is (a host-after-host schedule
+    # would give disjoint spans).
+    spans = [(min(p.arrivals), max(p.arrivals)) for p in probes]
+    for first, last in spans:
+        assert all(other_first < last and first < other_last
+                   for other_first, other_last in spans)
+
+
+def test_a_crawl_delay_in_robots_txt_spaces_that_host_only(
+        hosts: list[LoopbackServer]) -> None:
+    strict, other = hosts[0], hosts[1]
+    strict.add("/robots.txt", "User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
+    strict_probe, other_probe = _HostProbe(strict, hold=0), _HostProbe(other, hold=0)
+    config = allowing_loopback(per_host_concurrency=2, per_host_min_delay=0.1, retries=0)
+    with Fetcher(config) as fetcher:
+        list(fetcher.fetch_many([s.url(f"/page?n={n}") for n in range(3)
+                                 for s in (strict, other)]))
+        assert fetcher.frontier is not None
+        assert fetcher.frontier.host_delay(strict.base_url) == 1.0
+        assert fetcher.frontier.host_delay(other.base_url) == 0.1
+    strict_gaps = [b - a for a, b in zip(strict_probe.arrivals, strict_probe.arrivals[1:],
+                                         strict=False)]
+    assert len(strict_gaps) == 2 and min(strict_gaps) >= 1.0 - 0.1
+    assert max(other_probe.arrivals) < max(strict_probe.arrivals)  # not held to the strict pace
+
+
+def test_fetchers_of_one_process_share_each_host_s_limits(loopback: LoopbackServer) -> None:
+    probe = _HostProbe(loopback, hold=0.3)
+    config = allowing_loopback(per_host_concurrency=1, per_host_min_delay=0, retries=0)
+    with Fetcher(config) as one, Fetcher(config) as two:
+        futures = [f.submit(loopback.url(f"/page?n={n}")) for n in range(3)
+                   for f in (one, two)]
+        assert all(isinstance(future.result(timeout=60), FetchResult) for future in futures)
+    assert probe.most == 1  # two fetchers, one slot at the host between them
+    assert loopback.hits("/robots.txt") == 1  # and one reading of its robots.txt
+
+
+def test_closing_a_fetcher_ends_what_it_still_had_queued(loopback: LoopbackServer) -> None:
+    loopback.add("/p", b"ok")
+    config = allowing_loopback(per_host_concurrency=1, per_host_min_delay=5, retries=0,
+                         respect_robots=False)
+    fetcher = Fetcher(config)
+    first = fetcher.submit(loopback.url("/p?n=1"))
+    second = fetcher.submit(loopback.url("/p?n=2"))  # 5 s behind the first
+    assert isinstance(first.result(timeout=60), FetchResult)
+    fetcher.close()
+    outcome = second.result(timeout=60)
+    assert isinstance(outcome, FetchError) and outcome.kind == "cancelled" and outcome.transient
+    assert loopback.hits("/p") == 1
+
+
+def test_every_page_of_a_host_that_is_down_fails_after_its_retries(
+        hosts: list[LoopbackServer]) -> None:
+    down = hosts[0]
+    address = down.base_url
+    down.stop()  # nothing listens there any more: connections are refused
+    config = allowing_loopback(retries=1, backoff_base=0, per_host_min_delay=0)
+    with Fetcher(config) as fetcher:
+        outcomes = [outcome for _, outcome in fetcher.fetch_many(
+            [f"{address}/page?n={n}" for n in range(5)])]
+    assert all(isinstance(o, FetchError) and o.kind == "connect" and o.attempts == 2
+               for o in outcomes)

@@ -19,16 +19,16 @@ from apache_beam.testing.util import assert_that, equal_to
 import newsflow.extract
 from newsflow.http import FetchConfig
 from schemas.records import FeedEntry
-from tests.loopback import LoopbackServer, wait_for
+from tests.loopback import LoopbackServer, allowing_loopback, wait_for
 from transforms.normalise import NormaliseArticles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 # The read timeout is what ends the /slow page that never answers; it leaves every other page
 # of these tests seconds to spare on a loaded machine.
-CONFIG = FetchConfig(connect_timeout=5, read_timeout=5, retries=0, backoff_base=0,
+CONFIG = allowing_loopback(connect_timeout=5, read_timeout=5, retries=0, backoff_base=0,
                      backoff_max=1, per_host_min_delay=0, per_host_concurrency=8, max_workers=8)
 COUNTERS = ("pages_fetched", "pages_failed", "articles_from_page", "articles_from_feed",
-            "articles_truncated", "articles_failed")
+            "articles_truncated", "articles_failed", "pages_due")
 FEED_CONTENT = "<p>The short version of the story, as the feed carried it to its readers.</p>"
 
 
@@ -56,6 +56,7 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int
     loopback.add("/empty-no-feed", b"<html><body></body></html>", content_type="text/html")
     loopback.add("/image", b"\x89PNG\r\n", content_type="image/png")
     loopback.hang("/slow")
+    loopback.add("/down", b"back soon", status=503)
     entries = [
         entry(u("/business/rail")),
         entry(u("/~r/feedproxy/ferry")),
@@ -65,11 +66,10 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int
         entry(u("/empty"), FEED_CONTENT),
         entry(u("/empty-no-feed")),
         entry(u("/image")),
+        entry(u("/down"), FEED_CONTENT),  # down for now: the feed's text stands in
     ]
     with TestPipeline() as p:
-        # batch_size=3: with a pool, outputs of a batch come out while the next is fetched.
-        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, batch_size=3,
-                                                              extract_workers=workers)
+        result = p | beam.Create(entries) | NormaliseArticles(CONFIG, extract_workers=workers)
         assert_that(
             result.articles | "Article keys" >> beam.Map(
                 lambda a: (a.fetched_url.rsplit("/", 1)[-1], a.url.replace(base, "/"),
@@ -80,23 +80,26 @@ def test_pages_fallbacks_and_dead_letters(loopback: LoopbackServer, workers: int
                 ("ferry", "/agg/ferry", "page", True),
                 ("missing", "/missing", "feed", False),
                 ("empty", "/empty", "feed", False),
+                ("down", "/down", "feed", False),
             ]),
             label="articles",
         )
         assert_that(
             result.dead_letter | "Dead keys" >> beam.Map(
-                lambda f: (f.step, f.input.rsplit("/", 1)[-1], f.error_type)),
+                lambda f: (f.step, f.input.rsplit("/", 1)[-1], f.error_type, f.transient,
+                           (f.context.get("entry") or {}).get("url", "").rsplit("/", 1)[-1])),
             equal_to([
-                ("normalise", "missing-no-feed", "http_status"),
-                ("normalise", "slow", "timeout"),
-                ("normalise", "empty-no-feed", "no_text"),
-                ("normalise", "image", "not_html"),
+                ("normalise", "missing-no-feed", "http_status", False, ""),
+                ("normalise", "slow", "timeout", True, "slow"),  # holds its entry, for retry
+                ("normalise", "empty-no-feed", "no_text", False, ""),
+                ("normalise", "image", "not_html", False, ""),
+                ("normalise", "down", "http_status", True, "down"),
             ]),
             label="dead letters",
         )
-    assert counters(p) == {"pages_fetched": 5, "pages_failed": 3, "articles_from_page": 2,
-                           "articles_from_feed": 2, "articles_truncated": 1,
-                           "articles_failed": 4}
+    assert counters(p) == {"pages_fetched": 5, "pages_failed": 4, "articles_from_page": 2,
+                           "articles_from_feed": 3, "articles_truncated": 1,
+                           "articles_failed": 4, "pages_due": 1}
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -131,7 +134,7 @@ def test_extraction_runs_in_the_worker_processes(loopback: LoopbackServer, worke
         assert_that(result.dead_letter, equal_to([]), label="dead letters")
 
 
-@pytest.mark.parametrize("bad", [{"batch_size": 0}, {"batch_size": True}, {"fetch": "x"},
+@pytest.mark.parametrize("bad", [{"max_queued": 0}, {"max_queued": True}, {"fetch": "x"},
                                  {"extract_workers": 0}, {"extract_workers": True},
                                  {"extract_workers": 1.5}])
 def test_bad_arguments_raise_at_construction(bad: dict[str, Any]) -> None:
@@ -147,62 +150,99 @@ def _process(fn: Any, url: str) -> list[Any]:
     return [out.value for out in fn.process(entry(url), GlobalWindow(), MIN_TIMESTAMP)]
 
 
-def _direct_fn(batch_size: int) -> Any:
+def _direct_fn(config: FetchConfig = CONFIG, workers: int = 2, max_queued: int = 10_000) -> Any:
     from transforms.normalise import _NormaliseFn
 
-    fn = _NormaliseFn(CONFIG, batch_size, True, True, extract_workers=2)
+    fn = _NormaliseFn(config, max_queued, True, True, extract_workers=workers)
     fn.setup()
     fn.start_bundle()
     return fn
 
 
-def test_the_fetch_loop_does_not_wait_for_extraction_workers_that_are_starting(
+def test_pages_are_fetched_while_the_extraction_workers_are_starting(
         loopback: LoopbackServer, held_pool_start: Any) -> None:
     for n in range(9):
         loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
-    fn = _direct_fn(batch_size=3)
+    fn = _direct_fn()
     try:
-        # Three batches while no worker is up: every page is fetched, nothing waits or comes out.
+        # While no worker is up: every page is fetched, nothing waits or comes out.
         early = [out for n in range(9) for out in _process(fn, loopback.url(f"/news/{n}"))]
         assert early == []
-        assert sum(loopback.hits(f"/news/{n}") for n in range(9)) == 9
+        assert wait_for(lambda: sum(loopback.hits(f"/news/{n}") for n in range(9)) == 9, 60)
+        assert _process(fn, loopback.url("/news/0")) == []  # the same page: no second fetch
         held_pool_start.set()
         articles = [wv.value for wv in fn.finish_bundle()]
     finally:
         fn.teardown()
-    assert sorted(a.fetched_url.rsplit("/", 1)[-1] for a in articles) == [str(n) for n in range(9)]
+    assert sorted(a.fetched_url.rsplit("/", 1)[-1] for a in articles) == sorted(
+        [str(n) for n in range(9)] + ["0"])
     assert all(a.body_source == "page" for a in articles)
+    assert sum(loopback.hits(f"/news/{n}") for n in range(9)) == 9
 
 
-def test_the_fetch_loop_waits_once_too_many_pages_wait_for_extraction(
+def test_the_dofn_waits_once_too_many_pages_wait_for_extraction(
         loopback: LoopbackServer, held_pool_start: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     import transforms.normalise
 
     monkeypatch.setattr(transforms.normalise, "MAX_WAITING", 4)
-    for n in range(6):
+    for n in range(7):
         loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
-    fn = _direct_fn(batch_size=3)
+    fn = _direct_fn()
     emitted: list[Any] = []
     try:
-        assert _process(fn, loopback.url("/news/0")) == []
-        assert _process(fn, loopback.url("/news/1")) == []
-        assert _process(fn, loopback.url("/news/2")) == []  # 3 waiting: under 4
+        for n in range(6):
+            assert _process(fn, loopback.url(f"/news/{n}")) == []
+        assert wait_for(lambda: fn._events.qsize() == 6, 60)  # every page is back
+        # The next entry finds 6 pages for the pool, which is not up: 2 more than it may hold
+        # back, so it waits for the oldest two.
         more = threading.Thread(target=lambda: emitted.extend(
-            out for n in (3, 4, 5) for out in _process(fn, loopback.url(f"/news/{n}"))))
+            _process(fn, loopback.url("/news/6"))))
         more.start()
-        assert wait_for(lambda: sum(loopback.hits(f"/news/{n}") for n in range(6)) == 6, 60)
         more.join(0.5)
-        assert more.is_alive()  # every page fetched, 6 waiting: it waits for the oldest two
+        assert more.is_alive()
         held_pool_start.set()
         more.join(60)
         assert not more.is_alive()
         rest = [wv.value for wv in fn.finish_bundle()]
     finally:
         fn.teardown()
-    assert [a.fetched_url.rsplit("/", 1)[-1] for a in emitted][:2] == ["0", "1"]
-    assert len(emitted) + len(rest) == 6
+    assert len(emitted) >= 2  # the two it waited for, and any done meanwhile
+    assert len(emitted) + len(rest) == 7
+
+
+def test_a_slow_host_holds_up_only_its_own_pages(loopback: LoopbackServer) -> None:
+    """Pages of a host whose politeness spaces them 2 s apart, in one bundle with pages of two
+    other hosts: the others' articles come out while the slow host's pages still wait."""
+    from newsflow.http import host_key
+
+    config = allowing_loopback(connect_timeout=5, read_timeout=5, retries=0, per_host_min_delay=2,
+                         per_host_concurrency=1, max_workers=8, respect_robots=False)
+    slow = [loopback.url(f"/slow/{n}") for n in range(3)]
+    others: list[LoopbackServer] = []
+    try:
+        for n in (2, 3):
+            other = LoopbackServer(host=f"127.0.1.{n}").start()
+            others.append(other)
+            other.file("/fast", str(FIXTURES / "publisher.html"))
+        for url in slow:
+            loopback.file(url.split(loopback.base_url, 1)[1], str(FIXTURES / "publisher.html"))
+        fn = _direct_fn(config, workers=1)
+        try:
+            for url in [*slow, *(o.url("/fast") for o in others)]:
+                assert _process(fn, url) == []
+            order = [host_key(wv.value.fetched_url) for wv in fn.finish_bundle()]
+        finally:
+            fn.teardown()
+    finally:
+        for other in others:
+            other.stop()
+    assert sorted(order) == sorted([host_key(loopback.base_url)] * 3
+                                   + [host_key(o.base_url) for o in others])
+    # The slow host's first page goes at once; its second only 2 s later: the others before it.
+    assert set(order[:3]) == {host_key(loopback.base_url), *(host_key(o.base_url)
+                                                             for o in others)}
 
 
 _REAL_EXTRACT = newsflow.extract.extract_article_or_error
@@ -225,7 +265,7 @@ def test_a_worker_that_dies_costs_its_pages_not_the_job(
     loopback.file("/news/after", str(FIXTURES / "publisher.html"))
     # The pool pickles the function by name: its workers import it from this module.
     monkeypatch.setattr(newsflow.extract, "extract_article_or_error", _extract_or_die)
-    fn = _direct_fn(batch_size=1)
+    fn = _direct_fn()
     try:
         _process(fn, loopback.url("/crash"))
         first = list(fn.finish_bundle())
@@ -241,10 +281,12 @@ def test_a_worker_that_dies_costs_its_pages_not_the_job(
     assert article.body_source == "page" and article.fetched_url.endswith("/news/after")
 
 
-
-def test_pages_go_to_the_pool_a_few_at_a_time(
+def test_pages_that_arrive_together_go_to_the_pool_a_few_at_a_time(
         loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
     from newsflow.extract.pool import ExtractionPool
+    from tests.loopback import Request, Response
     from transforms.normalise import EXTRACT_CHUNK
 
     tasks: list[int] = []
@@ -255,15 +297,32 @@ def test_pages_go_to_the_pool_a_few_at_a_time(
         return submit_each(self, fn, calls)
 
     monkeypatch.setattr(ExtractionPool, "submit_each", counted)
+    page = (FIXTURES / "publisher.html").read_bytes()
+    answer = threading.Event()
+
+    def held(_req: Request) -> Response:  # every page is answered once all are asked for
+        answer.wait(60)
+        return Response(200, page, content_type="text/html")
+
     pages = 2 * EXTRACT_CHUNK + 3
     for n in range(pages):
-        loopback.file(f"/news/{n}", str(FIXTURES / "publisher.html"))
-    fn = _direct_fn(batch_size=pages)
+        loopback.route(f"/news/{n}", held)
+    fn = _direct_fn()
     try:
         articles = [out for n in range(pages) for out in _process(fn, loopback.url(f"/news/{n}"))]
+        answer.set()
+        assert wait_for(lambda: fn._events.qsize() == pages, 60)
         articles += [wv.value for wv in fn.finish_bundle()]
     finally:
         fn.teardown()
-    assert sorted(tasks) == [3, EXTRACT_CHUNK, EXTRACT_CHUNK]
+    assert tasks == [EXTRACT_CHUNK, EXTRACT_CHUNK, 3]
     assert sorted(int(a.fetched_url.rsplit("/", 1)[-1]) for a in articles) == list(range(pages))
     assert all(a.body_source == "page" for a in articles)
+
+
+def test_a_bundle_with_nothing_to_fetch_ends_at_once() -> None:
+    fn = _direct_fn()
+    try:
+        assert list(fn.finish_bundle()) == []
+    finally:
+        fn.teardown()

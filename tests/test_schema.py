@@ -78,7 +78,8 @@ def test_to_dict_converts_nested_records_and_does_not_alias_lists() -> None:
                   band_keys=["k"], seq_no=7, primary_term=1)
     out = story.to_dict()
     assert out["copies"] == [{"url": "c", "source": "x", "published_at": "2024-03-05T12:00:00Z",
-                              "title": "", "fetched_url": "", "truncated": False}]
+                              "title": "", "fetched_url": "", "truncated": False,
+                              "feed_url": "", "guid": "", "body_source": "page"}]
     assert out["published_at"] == "2024-03-05T12:00:00Z"
     assert "seq_no" not in out and "primary_term" not in out
     out["authors"].append("Bo Chen")

@@ -1,19 +1,19 @@
-"""WriteDeadLetters: every failed record as a JSON line in one file a user can read.
+"""WriteDeadLetters: every failed record as a JSON line, where a user can read it.
 
-The one place dead letters leave a job. A batch job writes the file once, at its end (Beam's
-``WriteToText``, one shard). A streaming job never ends, so it appends each failure as it comes,
-flushed at once; with several workers give each its own path (one place to change when dead
-letters move to a file sink that streams).
+The one place dead letters leave a job, through Beam's file IO, so any filesystem Beam writes
+works (a local path, ``gs://...`` on Dataflow). A batch job writes one file at its end
+(``WriteToText``, one shard). A streaming job never ends: it writes a file per window of
+failures into the folder ``path`` (``fileio.WriteToFiles``), each file complete when its window
+closes. ``newsflow deadletters`` reads either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 import apache_beam as beam
 import orjson
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.io import fileio
 
 from schemas.records import Failure
 
@@ -23,8 +23,10 @@ __all__ = ["WriteDeadLetters"]
 class WriteDeadLetters(beam.PTransform):
     """Write ``Failure`` records to ``path`` as JSON lines (``Failure.to_dict()``).
 
-    Input: ``PCollection[Failure]``, in any windowing. Output: none (``PDone``-like). No
-    counters: the file is the record.
+    Input: ``PCollection[Failure]``: batch in any windowing; streaming in windows that close
+    (the job's arrival windows). Output: none (``PDone``-like). No counters: the files are the
+    record. Batch: ``path`` is a file. Streaming: ``path`` is a folder of
+    ``deadletters-<window>-<pane>-<shard>.jsonl`` files.
     """
 
     def __init__(self, path: str, *, streaming: bool) -> None:
@@ -35,35 +37,10 @@ class WriteDeadLetters(beam.PTransform):
         self._streaming = streaming
 
     def expand(self, failures: beam.PCollection[Failure]) -> Any:
+        lines = failures | "To JSON" >> beam.Map(lambda f: orjson.dumps(f.to_dict()).decode())
         if self._streaming:
-            return (
-                failures
-                | "Unwindow" >> beam.WindowInto(GlobalWindows())
-                | "Append as JSON lines" >> beam.ParDo(_AppendJsonLinesFn(self._path))
-            )
-        return (
-            failures
-            | "To JSON" >> beam.Map(lambda f: orjson.dumps(f.to_dict()).decode())
-            | "Write" >> beam.io.WriteToText(self._path, shard_name_template="", num_shards=1)
-        )
-
-
-class _AppendJsonLinesFn(beam.DoFn):
-    """Append each failure to a JSON-lines file, flushed at once (no end-of-job write)."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-
-    def setup(self) -> None:
-        self._file: IO[bytes] | None = open(self._path, "ab")  # noqa: SIM115 - closed in teardown
-
-    def teardown(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def process(self, failure: Failure) -> Iterator[Any]:
-        assert self._file is not None
-        self._file.write(orjson.dumps(failure.to_dict()) + b"\n")
-        self._file.flush()
-        return iter(())
+            return lines | "Write a file per window" >> fileio.WriteToFiles(
+                path=self._path, shards=1,
+                file_naming=fileio.default_file_naming("deadletters", ".jsonl"))
+        return lines | "Write" >> beam.io.WriteToText(
+            self._path, shard_name_template="", num_shards=1)

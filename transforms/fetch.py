@@ -2,7 +2,8 @@
 
 Fetching is I/O-bound, so the URLs of a bundle are grouped (``BatchElements``) and each group is
 fetched concurrently by :class:`newsflow.http.Fetcher`, which keeps every host within its
-politeness limits. With an :class:`~newsflow.es.EsConfig` the previous run's feed state supplies
+politeness limits; outcomes leave as they come, so a feed that never answers holds up only
+itself. With an :class:`~newsflow.es.EsConfig` the previous run's feed state supplies
 the conditional-GET validators, feeds in a failure back-off are skipped, and the new state
 (validators, last success, consecutive failures, next poll) is written back.
 """
@@ -10,7 +11,9 @@ the conditional-GET validators, feeds in a failure back-off are skipped, and the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,13 +22,21 @@ from apache_beam.metrics import Metrics
 
 from newsflow.es import EsConfig
 from newsflow.feedstate import FeedState, FeedStateStore, PollPolicy, after_fetch, is_due
-from newsflow.http import FetchConfig, Fetcher, FetchError, FetchRequest, FetchResult
+from newsflow.http import (
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    FetchRequest,
+    FetchResult,
+    redact_url,
+)
 from schemas.records import Failure, FeedResponse
 
 __all__ = ["FetchFeeds"]
 
 log = logging.getLogger(__name__)
 STEP = "fetch"
+FLUSH_EVERY = 0.25  # seconds: how long finished feeds may wait for others to share a state write
 
 
 class FetchFeeds(beam.PTransform):
@@ -110,40 +121,58 @@ class _FetchFeedsFn(beam.DoFn):
                 states = self._store.get_many(urls)
             except Exception as exc:  # the cluster is down: fetch unconditionally, say so
                 log.warning("cannot read feed state from %s: %s", self._store.index, exc)
-                yield beam.pvalue.TaggedOutput("dead_letter", _state_failure(urls, exc, now))
+                yield beam.pvalue.TaggedOutput(
+                    "dead_letter", _state_failure([redact_url(u) for u in urls], exc, now))
         requests: list[FetchRequest] = []
         for url in urls:
             state = states.get(url)
             if not is_due(state, now):
-                log.info("skipping %s until %s after %d failures", url,
+                log.info("skipping %s until %s after %d failures", redact_url(url),
                          state.next_poll_at if state else None,
                          state.consecutive_failures if state else 0)
                 continue
             requests.append(FetchRequest(url, state.etag if state else None,
                                          state.last_modified if state else None))
+        # Outcomes go out as they come, a quarter of a second's worth at a time, each group
+        # once its state is written (the parse step reads it): a feed that never answers holds
+        # up only itself, not the batch.
+        futures = {self._fetcher.submit(request): request for request in requests}
+        pending = set(futures)
         updated: list[FeedState] = []
         outputs: list[Any] = []
-        for request, outcome in self._fetcher.fetch_many(requests):
-            assert isinstance(request, FetchRequest)
-            if isinstance(outcome, FetchError):
-                self._failed.inc()
-                outputs.append(beam.pvalue.TaggedOutput("dead_letter", _failure(outcome, now)))
-            else:
-                if outcome.not_modified:
-                    self._not_modified.inc()
+        since = time.monotonic()
+        while pending:
+            done, pending = wait(pending, timeout=FLUSH_EVERY, return_when=FIRST_COMPLETED)
+            for future in done:
+                request, outcome = futures[future], future.result()
+                if isinstance(outcome, FetchError):
+                    self._failed.inc()
+                    outputs.append(beam.pvalue.TaggedOutput("dead_letter",
+                                                            _failure(outcome, now)))
                 else:
-                    self._fetched.inc()
-                outputs.append(_response(request.url, outcome))
-            if states:
-                previous = states.get(request.url) or FeedState(feed_url=request.url)
-                updated.append(after_fetch(previous, outcome, now, self._policy))
+                    if outcome.not_modified:
+                        self._not_modified.inc()
+                    else:
+                        self._fetched.inc()
+                    outputs.append(_response(outcome.url, outcome))  # credentials redacted
+                if states:
+                    previous = states.get(request.url) or FeedState(feed_url=request.url)
+                    updated.append(after_fetch(previous, outcome, now, self._policy))
+            if outputs and (not done or not pending or time.monotonic() - since >= FLUSH_EVERY):
+                yield from self._flush(updated, outputs, now)
+                updated, outputs, since = [], [], time.monotonic()
+
+    def _flush(self, updated: list[FeedState], outputs: list[Any],
+               now: datetime) -> Iterator[Any]:
+        """Write the state of these feeds, then let their outcomes go."""
         if self._store is not None and updated:
             try:
                 self._store.update(updated)
             except Exception as exc:
                 log.warning("cannot write feed state to %s: %s", self._store.index, exc)
                 outputs.append(beam.pvalue.TaggedOutput(
-                    "dead_letter", _state_failure([s.feed_url for s in updated], exc, now)))
+                    "dead_letter", _state_failure([redact_url(s.feed_url) for s in updated], exc,
+                                                  now)))
         # Only now, with the state written, may the parse step (which reads it) see these.
         yield from outputs
 

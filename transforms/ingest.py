@@ -1,13 +1,16 @@
 """IngestFeeds: the ingest core that the batch and the streaming job both apply.
 
 Feed URLs → ``FetchFeeds`` → ``ParseFeeds`` → ``NormaliseArticles`` → ``DedupeArticles`` →
-``IndexArticles``, with every step's dead letters collected into one output. The jobs differ only
-around it: the source of the URLs (a feed list read once, or ``PollFeeds``), the windowing (none,
-or arrival windows) and where the dead letters go (``WriteDeadLetters``). A flag that changes
-the core therefore changes both jobs.
+``IndexArticles``, with every step's dead letters collected into one output; with feed state,
+``KeepEntriesDue`` makes the entries those dead letters leave unstored due again. The jobs
+differ only around it: the source of the URLs (a feed list read once, or ``PollFeeds``), the
+windowing (none, or arrival windows) and where the dead letters go (``WriteDeadLetters``). A
+flag that changes the core therefore changes both jobs.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import apache_beam as beam
 
@@ -18,6 +21,7 @@ from newsflow.feedstate import PollPolicy
 from newsflow.http import FetchConfig
 from schemas.records import Failure
 from transforms.dedupe import DedupeArticles
+from transforms.due import KeepEntriesDue
 from transforms.fetch import FetchFeeds
 from transforms.freshness import MeasureFreshness
 from transforms.index import IndexArticles
@@ -32,11 +36,14 @@ class IngestFeeds(beam.PTransform):
     """Fetch feeds, turn their entries into articles, merge copies into stories, index them.
 
     Input: ``PCollection[str]`` of feed URLs, in any windowing (each window is deduplicated
-    on its own and merged with what is stored).
+    on its own and merged with what is stored); or, for a retry, a dict of PCollections:
+    ``feeds`` (URLs), ``entries`` (``FeedEntry``: normalised with the parsed ones) and
+    ``stories`` (``Story``: indexed with the deduplicated ones).
     Outputs (``IngestOutputs``):
       - ``indexed`` (main): ``PCollection[str]``, the ids of the stories indexed;
       - ``dead_letter``: ``PCollection[Failure]``, every step's failures (steps ``fetch``,
-        ``parse``, ``normalise``, ``dedupe``, ``index``), in the input's windows.
+        ``parse``, ``normalise``, ``dedupe``, ``index``, ``feed_state``), in the input's
+        windows.
     Counters: those of the five steps (see each transform).
 
     ``feed_state``: conditional requests and entries seen before, through ``es``' state index;
@@ -88,10 +95,14 @@ class IngestFeeds(beam.PTransform):
         self._progress = progress
         self._feed_count = feed_count
 
-    def expand(self, urls: beam.PCollection[str]) -> IngestOutputs:
+    def expand(self, inputs: Any) -> IngestOutputs:
+        urls = inputs["feeds"] if isinstance(inputs, dict) else inputs
         fetched = urls | "Fetch feeds" >> self._fetch
         entries = fetched.responses | "Parse feeds" >> self._parse
-        articles = entries.entries | "Normalise articles" >> self._normalise
+        parsed = entries.entries
+        if isinstance(inputs, dict):  # a retry: entries and stories from dead letters too
+            parsed = (parsed, inputs["entries"]) | "With entries to retry" >> beam.Flatten()
+        articles = parsed | "Normalise articles" >> self._normalise
         normalised = articles.articles
         if self._progress:
             _ = (
@@ -107,6 +118,8 @@ class IngestFeeds(beam.PTransform):
         written = stories.stories
         if self._freshness:
             written = written | "Measure freshness" >> MeasureFreshness(progress=self._progress)
+        if isinstance(inputs, dict):
+            written = (written, inputs["stories"]) | "With stories to retry" >> beam.Flatten()
         indexed = written | "Index stories" >> self._index
         dead = (
             fetched.dead_letter,
@@ -115,6 +128,9 @@ class IngestFeeds(beam.PTransform):
             stories.dead_letter,
             indexed.dead_letter,
         ) | "Collect dead letters" >> beam.Flatten()
+        if self._state is not None:
+            due = dead | "Keep entries due" >> KeepEntriesDue(self._state)
+            dead = (dead, due) | "With feed state failures" >> beam.Flatten()
         return IngestOutputs(indexed=indexed.indexed, dead_letter=dead)
 
 

@@ -1,19 +1,21 @@
 """Feed entries to normalised articles: fetch each article page, extract the story, normalise it.
 
-Fetching is I/O-bound, so the DoFn buffers a bundle's entries and fetches a batch of pages at
-once through the shared, polite HTTP layer (``newsflow.http.Fetcher.fetch_many``: many requests
-in flight, per-host limits). Extraction is pure logic in ``newsflow.extract`` and pure CPU, so
-with ``extract_workers > 1`` it runs in a pool of processes: pages are handed over as they
-arrive (``EXTRACT_CHUNK`` to a task), and the DoFn goes on fetching while the pool extracts,
-emitting each article once its extraction is done (up to ``MAX_WAITING`` pages ahead of the
-pool). When a page cannot be fetched or yields no story text, the feed entry's own content
-stands in (the article says ``body_source='feed'``); when neither has text, the entry goes to
-the dead letters with the reason.
+Fetching is I/O-bound and paced per host, so the DoFn queues every entry's page with the
+worker's shared, polite HTTP layer as the entry arrives (``newsflow.http.Fetcher.submit``: the
+process's frontier serves all hosts side by side, each within its limits) and takes pages as
+they come back, from whichever hosts are ready. Extraction is pure logic in
+``newsflow.extract`` and pure CPU, so with ``extract_workers > 1`` it runs in a pool of
+processes: pages are handed over as they arrive (up to ``EXTRACT_CHUNK`` to a task) and each
+article is emitted once its extraction is done. Only the end of a bundle waits, for that
+bundle's own pages. When a page cannot be fetched or yields no story text, the feed entry's
+own content stands in (the article says ``body_source='feed'``); when neither has text, the
+entry goes to the dead letters with the reason.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +29,14 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from newsflow.extract.pool import ExtractionPool
-from newsflow.http import FetchConfig, Fetcher, FetchError, FetchResult
+from newsflow.http import (
+    REFUSED_ADDRESS,
+    FetchConfig,
+    Fetcher,
+    FetchError,
+    FetchRequest,
+    FetchResult,
+)
 from schemas.records import Article, Failure, FeedEntry
 
 __all__ = ["NormaliseArticles"]
@@ -35,15 +44,16 @@ __all__ = ["NormaliseArticles"]
 LOG = logging.getLogger(__name__)
 STEP = "normalise"
 _HTML_TYPES = ("html", "xml", "text/plain")
-_PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-# A fetched entry in pool mode: (entry, window, timestamp, outcome, its extraction or None).
-_Pending = tuple[FeedEntry, Any, Any, FetchResult | FetchError, Future[Any] | None]
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# An entry in the DoFn: the element, its window and timestamp (outputs come outside its call).
+_Element = tuple[FeedEntry, Any, Any]
+# A fetched entry: the element, the fetch outcome, its extraction (pool mode) or None.
+_Fetched = tuple[_Element, FetchResult | FetchError | None, Future[Any] | None]
 # Pages whose extraction may be unfinished before the DoFn waits for the oldest (pool mode): a
-# backlog for the workers while they start (the first second of a job) and a bound on the page
-# bodies held meanwhile (a few tens of MB of real pages).
+# backlog for the workers while they start and a bound on the page bodies held meanwhile.
 MAX_WAITING = 256
-# Pages handed to the pool in one task (pool mode): one round trip to a worker each costs this
-# process about half a millisecond of CPU, which this shares out.
+# Pages handed to the pool in one task while the workers have enough to do: one round trip to a
+# worker costs this process about half a millisecond of CPU, which this shares out.
 EXTRACT_CHUNK = 8
 
 
@@ -56,38 +66,41 @@ class NormaliseArticles(beam.PTransform):
         its page (``body_source='page'``) or, when the page failed or had no text, from the
         feed entry's content (``body_source='feed'``);
       - ``dead_letter``: ``PCollection[Failure]``, step ``normalise``, one per entry with no text
-        from either; ``error_type`` is the fetch error kind (``http_status``, ``timeout``, ...)
-        or ``no_text``.
+        from either, and one per transient page failure (whatever stood in), holding the entry
+        (``context["entry"]``); ``error_type`` is the fetch error kind (``http_status``,
+        ``timeout``, ``refused_address``: never indexed, not even from the feed) or ``no_text``.
     Counters: ``pages_fetched``, ``pages_failed``, ``articles_from_page``,
-    ``articles_from_feed``, ``articles_truncated``, ``articles_failed``.
+    ``articles_from_feed``, ``articles_truncated``, ``articles_failed``, ``pages_due`` (pages
+    that failed for now while the feed's text stood in: each also has a transient dead letter
+    holding its entry, so that a retry, or the next run, fetches the page again).
 
     ``fetch_pages=False`` skips the network and builds every article from its feed entry
     (``body_source='feed'``); ``fall_back_to_feed=False`` dead-letters a page without text
-    instead. ``batch_size`` pages are fetched concurrently.
+    instead. ``max_queued`` bounds the entries of a DoFn instance whose page is queued or held
+    (``process`` waits for pages beyond it); they are fetched from all their hosts at once.
 
     ``extract_workers`` (default 1: in the DoFn's thread) is how many processes extract pages;
-    with more than one, each DoFn instance starts a pool of that many
-    (``newsflow.extract.pool``: forked from a warmed-up server, in the background while the
-    first pages download) in ``setup()`` and stops it in ``teardown()``; pages are extracted
-    while the next ones are fetched, so outputs come when their extraction is done, in any
-    order, up to the end of the bundle. Outputs, dead letters and counters are the same either
-    way.
+    with more than one, the DoFn instances of a worker share one pool of that many
+    (``newsflow.extract.pool``: forked from a warmed-up server, started in the background while
+    the first pages download, stopped when the last instance is torn down). Either way outputs
+    come as pages arrive and are extracted, in any order, up to the end of the bundle; the
+    outputs, dead letters and counters are the same.
     """
 
-    def __init__(self, fetch: FetchConfig | None = None, *, batch_size: int = 32,
+    def __init__(self, fetch: FetchConfig | None = None, *, max_queued: int = 10_000,
                  fetch_pages: bool = True, fall_back_to_feed: bool = True,
                  extract_workers: int = 1) -> None:
         super().__init__()
         if fetch is not None and not isinstance(fetch, FetchConfig):
             raise ValueError(f"fetch must be a FetchConfig, got {type(fetch).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(max_queued, bool) or not isinstance(max_queued, int) or max_queued < 1:
+            raise ValueError(f"max_queued must be a positive integer, got {max_queued!r}")
         if (isinstance(extract_workers, bool) or not isinstance(extract_workers, int)
                 or extract_workers < 1):
             raise ValueError(
                 f"extract_workers must be a positive integer, got {extract_workers!r}")
-        self._fn = _NormaliseFn(fetch or FetchConfig(accept=_PAGE_ACCEPT), batch_size,
-                                fetch_pages, fall_back_to_feed, extract_workers)
+        self._fn = _NormaliseFn(fetch or FetchConfig(), max_queued, fetch_pages,
+                                fall_back_to_feed, extract_workers)
 
     def expand(self, entries: beam.PCollection[FeedEntry]) -> beam.pvalue.DoOutputsTuple:
         return entries | "Normalise articles" >> beam.ParDo(self._fn).with_outputs(
@@ -96,10 +109,10 @@ class NormaliseArticles(beam.PTransform):
 
 
 class _NormaliseFn(beam.DoFn):
-    def __init__(self, fetch: FetchConfig, batch_size: int, fetch_pages: bool,
+    def __init__(self, fetch: FetchConfig, max_queued: int, fetch_pages: bool,
                  fall_back_to_feed: bool, extract_workers: int = 1) -> None:
         self._config = fetch
-        self._batch_size = batch_size
+        self._max_queued = max_queued
         self._fetch_pages = fetch_pages
         self._fall_back = fall_back_to_feed
         self._workers = extract_workers
@@ -109,13 +122,15 @@ class _NormaliseFn(beam.DoFn):
         self._from_feed = Metrics.counter(self.__class__, "articles_from_feed")
         self._truncated = Metrics.counter(self.__class__, "articles_truncated")
         self._failed = Metrics.counter(self.__class__, "articles_failed")
+        self._due = Metrics.counter(self.__class__, "pages_due")
 
     def setup(self) -> None:
         self._fetcher = Fetcher(self._config) if self._fetch_pages else None
         self._pool: ExtractionPool | None = None
         if self._fetcher is not None and self._workers > 1:
-            # Starts in the background (its workers warm up while the first pages download).
-            self._pool = ExtractionPool(self._workers)
+            # The process's pool, shared by every instance of this DoFn; it starts in the
+            # background (its workers warm up while the first pages download).
+            self._pool = ExtractionPool.acquire(self._workers)
 
     def teardown(self) -> None:
         fetcher = getattr(self, "_fetcher", None)
@@ -124,14 +139,21 @@ class _NormaliseFn(beam.DoFn):
         pool = getattr(self, "_pool", None)
         if pool is not None:
             # Every extraction was collected by finish_bundle: nothing is lost by not waiting
-            # for the idle workers to exit (about 0.3 s at the end of every batch job).
-            pool.shutdown()
+            # for the idle workers to exit.
+            pool.release()
             self._pool = None
 
     def start_bundle(self) -> None:
-        self._buffer: list[tuple[FeedEntry, Any, Any]] = []
-        # Pool mode: fetched entries whose extraction may still be running, oldest first.
-        self._pending: list[_Pending] = []
+        # Pages queued with the fetcher: their entries, by URL (one fetch for repeated URLs).
+        self._queued: dict[str, list[_Element]] = {}
+        # What has happened since last looked at, told by other threads: ("page", url,
+        # outcome) when a fetch ends, ("extracted", None, None) when a pool task ends.
+        self._events: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
+        # Pool mode: fetched pages not handed to the pool yet, and the tasks it has running.
+        self._chunk: list[tuple[_Element, FetchResult]] = []
+        self._tasks = 0
+        # Fetched entries whose extraction may still be running, oldest first.
+        self._pending: list[_Fetched] = []
 
     def process(
         self,
@@ -139,112 +161,126 @@ class _NormaliseFn(beam.DoFn):
         window: Any = beam.DoFn.WindowParam,
         timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
-        self._buffer.append((entry, window, timestamp))
-        if len(self._buffer) >= self._batch_size:
-            yield from self._flush(windowed=False)
+        element = (entry, window, timestamp)
+        if self._fetcher is None:
+            yield from self._normalise(entry, None)
+            return
+        if entry.url in self._queued:
+            self._queued[entry.url].append(element)
+        else:
+            self._queued[entry.url] = [element]
+            events, url = self._events, entry.url  # this bundle's queue
+
+            def arrived(done: Future[FetchResult | FetchError]) -> None:
+                events.put(("page", url, done.result()))
+
+            self._fetcher.submit(FetchRequest(url, accept=PAGE_ACCEPT)).add_done_callback(arrived)
+        yield from self._take(wait=len(self._queued) + len(self._pending) > self._max_queued)
 
     def finish_bundle(self) -> Iterator[Any]:
-        yield from self._flush(windowed=True)
-
-    def _flush(self, windowed: bool) -> Iterator[Any]:
-        if self._pool is not None:
-            yield from self._flush_to_pool(final=windowed)
-            return
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
-        urls = list(dict.fromkeys(entry.url for entry, _, _ in batch))
-        outcomes: dict[str, FetchResult | FetchError | None] = {}
         if self._fetcher is not None:
-            for request, fetched in self._fetcher.fetch_many(urls):
-                outcomes[request if isinstance(request, str) else request.url] = fetched
-        for entry, window, timestamp in batch:
-            outcome = outcomes.get(entry.url)
-            if outcome is None and self._fetcher is not None:
-                outcome = FetchError("bad_url", "not fetched", entry.url)
-            out = self._normalise(entry, outcome)
-            yield _windowed(out, window, timestamp) if windowed else out
+            yield from self._take(wait=True, final=True)
 
-    def _flush_to_pool(self, final: bool) -> Iterator[Any]:
-        """Fetch the buffered batch, handing each page to the pool as it arrives; then emit what
-        the pool has finished (see ``_take_ready``), or, at the end of the bundle, everything."""
-        assert self._pool is not None and self._fetcher is not None
-        batch, self._buffer = self._buffer, []
-        if batch:
-            positions: dict[str, list[int]] = {}
-            for i, (entry, _, _) in enumerate(batch):
-                positions.setdefault(entry.url, []).append(i)
-            outcomes: dict[str, FetchResult | FetchError] = {}
-            extracting: dict[int, Future[Any]] = {}
-            chunk: list[tuple[int, FetchResult]] = []  # (position in the batch, its page)
-            for request, fetched in self._fetcher.fetch_many(list(positions)):
-                url = request if isinstance(request, str) else request.url
-                outcomes[url] = fetched
-                if isinstance(fetched, FetchResult) and _not_html(fetched) is None:
-                    chunk += [(i, fetched) for i in positions[url]]
-                    if len(chunk) >= EXTRACT_CHUNK:
-                        extracting.update(self._submit(batch, chunk))
-                        chunk = []
-            if chunk:
-                extracting.update(self._submit(batch, chunk))
-            for i, (entry, window, timestamp) in enumerate(batch):
-                outcome = outcomes.get(entry.url)
-                if outcome is None:
-                    outcome = FetchError("bad_url", "not fetched", entry.url)
-                self._pending.append((entry, window, timestamp, outcome, extracting.get(i)))
-        if final:
-            ready, self._pending = self._pending, []
+    def _take(self, wait: bool, final: bool = False) -> Iterator[Any]:
+        """Take the pages that have arrived (handing them to the pool, or extracting them here)
+        and emit the articles that are done. With ``wait``, wait for at least one event;
+        ``final`` waits until every page of the bundle is done and emitted."""
+        while True:
+            # Block only while something will still be told: a page on its way, a pool task.
+            block = wait and bool(self._queued or self._tasks)
+            try:
+                kind, url, outcome = self._events.get(block=block)
+            except queue.Empty:
+                break
+            wait = False
+            if kind == "extracted":
+                self._tasks -= 1
+            else:
+                for element in self._queued.pop(url):
+                    self._arrived(element, outcome)
+        self._hand_over(force=final and not self._queued)
+        yield from self._emit_done()
+        while final and (self._queued or self._pending or self._chunk):
+            yield from self._take(wait=True)
+            self._hand_over(force=not self._queued)
+            yield from self._emit_done()
+
+    def _arrived(self, element: _Element, outcome: FetchResult | FetchError) -> None:
+        if self._pool is not None and isinstance(outcome, FetchResult) and (
+                not outcome.not_modified and _not_html(outcome) is None):
+            self._chunk.append((element, outcome))
         else:
-            ready, self._pending = self._take_ready()
-        for entry, window, timestamp, outcome, extracted in ready:
-            # Outputs may belong to earlier elements: each carries its own window.
-            yield _windowed(self._normalise(entry, outcome, extracted), window, timestamp)
+            self._pending.append((element, outcome, None))
 
-    def _take_ready(self) -> tuple[list[_Pending], list[_Pending]]:
-        """(to emit, to keep): the pending entries whose extraction is done (or who need
-        none), oldest first, and the oldest of the others beyond ``MAX_WAITING`` (emitting those
-        waits for them). This thread never waits for the pool otherwise: it goes on fetching
-        and parsing while the workers start and while they catch up."""
-        ready: list[_Pending] = []
-        waiting: list[_Pending] = []
+    def _hand_over(self, force: bool) -> None:
+        """Give the pool the pages that have arrived: in tasks of ``EXTRACT_CHUNK``, and the
+        rest too when the workers are short of work (or ``force``)."""
+        if self._pool is None:
+            return
+        while len(self._chunk) >= EXTRACT_CHUNK or (
+                self._chunk and (force or self._tasks < 2 * self._workers)):
+            part, self._chunk = self._chunk[:EXTRACT_CHUNK], self._chunk[EXTRACT_CHUNK:]
+            for (element, page), future in zip(part, self._submit(part), strict=True):
+                self._pending.append((element, page, future))
+
+    def _emit_done(self) -> Iterator[Any]:
+        """The articles whose extraction is done (or who need none), oldest first; waiting for
+        the oldest only when more than ``MAX_WAITING`` pages wait for the pool."""
+        keep: list[_Fetched] = []
         for item in self._pending:
-            extracted = item[4]
-            (ready if extracted is None or extracted.done() else waiting).append(item)
-        overflow = len(waiting) - MAX_WAITING
-        if overflow > 0:
-            ready += waiting[:overflow]
-            waiting = waiting[overflow:]
-        return ready, waiting
+            extracted = item[2]
+            if extracted is None or extracted.done():
+                yield from self._output(item)
+            else:
+                keep.append(item)
+        overflow = len(keep) - MAX_WAITING
+        for item in keep[:max(overflow, 0)]:
+            yield from self._output(item)  # waits for its extraction
+        self._pending = keep[max(overflow, 0):]
 
-    def _submit(self, batch: list[tuple[FeedEntry, Any, Any]],
-                chunk: list[tuple[int, FetchResult]]) -> dict[int, Future[Any]]:
-        """Hand the pages of ``chunk`` to the pool in one task; their futures by position."""
+    def _output(self, item: _Fetched) -> Iterator[Any]:
+        (entry, window, timestamp), outcome, extracted = item
+        # Outputs may belong to earlier elements: each carries its own window.
+        for out in self._normalise(entry, outcome, extracted):
+            yield _windowed(out, window, timestamp)
+
+    def _submit(self, part: list[tuple[_Element, FetchResult]]) -> list[Future[Any]]:
+        """Hand the pages of ``part`` to the pool in one task; a future per page."""
         from newsflow.extract import extract_article_or_error
 
         calls = [((page.body, page.final_url),
                   {"fetched_at": page.fetched_at, "headers": page.headers,
-                   "entry": batch[i][0], "fetched_url": batch[i][0].url})
-                 for i, page in chunk]
+                   "entry": entry, "fetched_url": entry.url})
+                 for (entry, _, _), page in part]
         assert self._pool is not None
         try:
             futures = self._pool.submit_each(extract_article_or_error, calls)
         except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
-            self._pool.shutdown()
-            self._pool = ExtractionPool(self._workers)
+            self._pool = self._pool.renewed()
             futures = self._pool.submit_each(extract_article_or_error, calls)
-        return {i: future for (i, _), future in zip(chunk, futures, strict=True)}
+        self._tasks += 1
+        events = self._events  # this bundle's: a later bundle starts counting afresh
+        futures[-1].add_done_callback(lambda _: events.put(("extracted", None, None)))
+        return futures
 
     def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None,
-                   extracted: Future[Any] | None = None) -> Any:
+                   extracted: Future[Any] | None = None) -> Iterator[Any]:
+        """The article of ``entry`` (from its page, else from the feed's text), or its dead
+        letter; and, when its page failed for now (5xx, a timeout, a broken connection), a
+        transient dead letter holding the entry as well, so that the page is fetched again."""
         from newsflow.extract import article_from_feed, extract_article_or_error
 
         reason: tuple[str, str, bool] = ("no_text", "pages are not fetched", False)
         fetched_at = datetime.now(UTC)
+        fall_back = self._fall_back or outcome is None
         if outcome is None:
             pass  # fetch_pages=False: the feed entry is all we have
         elif isinstance(outcome, FetchError):
             self._fetch_failed.inc()
             reason = (outcome.kind, str(outcome), outcome.transient)
+            # A link to an address we may not connect to is not indexed, not even as the
+            # feed's text: its dead letter says why and how to allow it.
+            fall_back = fall_back and outcome.kind != REFUSED_ADDRESS
         else:
             self._fetched.inc()
             fetched_at = outcome.fetched_at
@@ -267,22 +303,34 @@ class _NormaliseFn(beam.DoFn):
                     LOG.warning("extraction failed for %s: %s", entry.url, result)
                     reason = ("extract_error", result, False)
                 if article is not None and article.body:
-                    return self._emit(article, self._from_page)
+                    yield self._emit(article, self._from_page)
+                    return
                 if article is not None:
                     reason = ("no_text", "the page has no story text", False)
-        if self._fall_back or outcome is None:
+        error_type, message, transient = reason
+        if fall_back:
             article = article_from_feed(entry, fetched_at=fetched_at)
             if article.body:
-                return self._emit(article, self._from_feed)
-        self._failed.inc()
-        error_type, message, transient = reason
-        if self._fall_back or outcome is None:
+                yield self._emit(article, self._from_feed)
+                if transient:  # the feed's text stands in until the page can be read
+                    self._due.inc()
+                    yield self._failure(entry, error_type, f"{message}; the feed's text stands "
+                                        "in until the page is fetched again", True)
+                return
             message = f"{message}; the feed entry has no content either"
+        self._failed.inc()
+        yield self._failure(entry, error_type, message, transient)
+
+    def _failure(self, entry: FeedEntry, error_type: str, message: str,
+                 transient: bool) -> beam.pvalue.TaggedOutput:
+        """A dead letter; a transient one holds the entry, for the retry that fetches it."""
+        context: dict[str, Any] = {"feed_url": entry.feed_url, "guid": entry.guid}
+        if transient:
+            context["entry"] = entry.to_dict()
         return beam.pvalue.TaggedOutput(
             "dead_letter",
             Failure(step=STEP, input=entry.url, error_type=error_type, message=message,
-                    transient=transient, at=datetime.now(UTC),
-                    context={"feed_url": entry.feed_url, "guid": entry.guid}),
+                    transient=transient, at=datetime.now(UTC), context=context),
         )
 
     def _emit(self, article: Article, counter: Any) -> Article:

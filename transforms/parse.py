@@ -175,6 +175,7 @@ class _ParseFeedsFn(beam.DoFn):
                                             f"feed state unavailable: {exc}", now, True))
         parsed: list[FeedState] = []
         failed: list[FeedState] = []
+        entries: list[Any] = []
         for response in responses:
             state = states.get(response.feed_url)
             try:
@@ -196,9 +197,8 @@ class _ParseFeedsFn(beam.DoFn):
             guids = [entry.guid for entry in feed.entries]
             fresh, skipped = split_seen(guids, state)
             self._skipped.inc(skipped)
-            for entry, is_new in zip(feed.entries, fresh, strict=True):
-                if is_new:
-                    yield entry
+            entries += [entry for entry, is_new in zip(feed.entries, fresh, strict=True)
+                        if is_new]
             if state is not None:
                 parsed.append(after_parse(state, guids, self._policy,
                                           poll_hint_seconds=feed.poll_hint_seconds))
@@ -210,6 +210,9 @@ class _ParseFeedsFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(
                     "dead_letter", _failure(responses[0].feed_url, "feed_state",
                                             f"feed state not saved: {exc}", now, True))
+        # Only now, with the entries remembered, may later steps see them: a page that fails
+        # may then make its entry due again (KeepEntriesDue) without this write undoing it.
+        yield from entries
 
 
 def _failure(feed_url: str, kind: str, message: str, now: datetime, transient: bool,

@@ -9,6 +9,7 @@ was read.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -28,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                       help="read timeout in seconds (default 15)")
     show.add_argument("--retries", type=int, default=1, help="retries on transient errors")
     show.add_argument("--ignore_robots", action="store_true", help="do not read robots.txt")
+    show.add_argument("--http_allow_hosts", metavar="CIDR[,CIDR...]",
+                      help="non-public networks that may be fetched from (default "
+                      "$NEWSFLOW_HTTP_ALLOW_HOSTS; others are refused)")
     show.add_argument("--content", action="store_true",
                       help="also print each entry's content (HTML) and tags")
     show.set_defaults(func=run)
@@ -47,12 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from newsflow.feedlist import FeedListError, load_feed_list
     from newsflow.feeds import FeedParseError, parse_feed
     from newsflow.http import FetchConfig, Fetcher, FetchError
+    from newsflow.netguard import ALLOW_HOSTS_ENV, parse_allowlist
     from schemas.records import iso
 
     try:
         sources = load_feed_list(args.urls, args.file)
+        allow = args.http_allow_hosts
         config = FetchConfig(read_timeout=args.timeout, retries=args.retries,
-                             respect_robots=not args.ignore_robots)
+                             respect_robots=not args.ignore_robots,
+                             allow_networks=parse_allowlist(
+                                 os.environ.get(ALLOW_HOSTS_ENV) if allow is None else allow))
     except (FeedListError, ValueError, OSError) as exc:
         print(f"newsflow feeds show: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEMO_PORT = 8765
 
@@ -74,8 +75,9 @@ def _run_demo(args: argparse.Namespace, es_url: str) -> int:
             f"{server.url}",
             file=sys.stderr,
         )
-        # Our own server on loopback: no need to be gentle with it.
-        flags = ["--per_host_concurrency", "16", "--per_host_delay", "0", "--http_timeout", "5"]
+        # Our own server on loopback: allowed, and no need to be gentle with it.
+        flags = ["--per_host_concurrency", "16", "--per_host_delay", "0", "--http_timeout", "5",
+                 "--http_allow_hosts", f"{urlsplit(server.url).hostname}/32"]
         return _ingest_and_show(["--feeds", str(feeds), "--es_url", es_url, *flags, *args.rest])
 
 

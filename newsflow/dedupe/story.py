@@ -109,15 +109,23 @@ def copy_of(article: Article) -> Copy:
         title=article.title,
         fetched_url=article.fetched_url,
         truncated=article.truncated,
+        feed_url=article.feed_url,
+        guid=article.guid,
+        body_source=article.body_source,
     )
 
 
 def merge_copies(*groups: Sequence[Copy]) -> list[Copy]:
-    """Copies keyed by URL (the first seen wins), ordered by time then URL."""
+    """Copies keyed by URL (the first seen wins), ordered by time then URL. A copy that stood in
+    with the feed's text goes once its page has been read: a copy from the page fetched from
+    the same link (whose URL may differ: the page names its canonical one) takes its place."""
+    copies = [c for group in groups for c in group]
+    read = {c.fetched_url for c in copies if c.body_source == "page" and c.fetched_url}
     by_url: dict[str, Copy] = {}
-    for group in groups:
-        for c in group:
-            by_url.setdefault(c.url, c)
+    for c in copies:
+        if c.body_source == "feed" and c.fetched_url in read:
+            continue
+        by_url.setdefault(c.url, c)
     return sorted(by_url.values(), key=lambda c: (c.published_at is None, _sort_time(c), c.url))
 
 
@@ -157,6 +165,7 @@ def story_from_article(article: Article, sid: str, body_hash: str) -> Story:
         feed_url=article.feed_url,
         word_count=article.word_count,
         truncated=article.truncated,
+        body_source=article.body_source,
         body_hash=body_hash,
     )
 
@@ -203,10 +212,14 @@ def stored_entry(story: Story) -> Entry:
 
 def merge_into(existing: Story, new: Story, new_canonical: Member) -> Story:
     """``existing`` with ``new``'s copies added; its id kept, its canonical kept unless the
-    newcomer's canonical is the earlier original."""
+    newcomer's canonical is the earlier original, or the same article read from its page where
+    the stored one stood in with the feed's text."""
     old = stored_entry(existing)
     ranks = canonical_ranks([old, new_canonical.entry])
-    newcomer_wins = ranks[1] < ranks[0] and new_canonical.entry.url != existing.url
+    same = new_canonical.entry.url == existing.url
+    newcomer_wins = (ranks[1] < ranks[0] and not same) or (
+        existing.body_source == "feed" and new.body_source == "page"
+        and new_canonical.article.fetched_url in _fetched_urls(existing, existing.url))
     if newcomer_wins:
         merged = replace(new, story_id=existing.story_id)
     else:
@@ -219,11 +232,20 @@ def merge_into(existing: Story, new: Story, new_canonical: Member) -> Story:
     return merged
 
 
+def _fetched_urls(story: Story, url: str) -> set[str]:
+    """The links fetched for ``story``'s copies at ``url`` (a stand-in's: the entry's link)."""
+    return {c.fetched_url or c.url for c in story.copies if c.url == url} | {url}
+
+
 def combine_versions(versions: Sequence[Story]) -> Story:
     """Several versions of one story id (two clusters of a run joined the same stored story)."""
     entries = [stored_entry(v) for v in versions]
     ranks = canonical_ranks(entries)
     best = versions[min(range(len(versions)), key=ranks.__getitem__)]
+    if best.body_source == "feed":  # the same article read from its page is better
+        links = _fetched_urls(best, best.url)
+        best = next((v for v in versions if v.body_source == "page"
+                     and _fetched_urls(v, v.url) & links), best)
     merged = replace(best)
     merged.copies = merge_copies(*(v.copies for v in versions))
     merged.copy_count = len(merged.copies)

@@ -63,6 +63,7 @@ class ExtractionPool:
     def __init__(self, workers: int) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        self._workers = workers
         self._executor = ProcessPoolExecutor(max_workers=workers, initializer=warm_up,
                                              mp_context=pool_context())
         self._lock = threading.Lock()
@@ -120,6 +121,43 @@ class ExtractionPool:
 
         self.submit(_call_each, fn, calls).add_done_callback(settle)
         return futures
+
+    # -- one pool per process ------------------------------------------------------------------
+
+    _shared: dict[int, tuple[ExtractionPool, int]] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def acquire(cls, workers: int) -> ExtractionPool:
+        """The process's pool of ``workers`` processes, made on first use, so that every DoFn
+        instance of a worker (bundles run side by side) shares the cores; :meth:`release` it."""
+        with cls._shared_lock:
+            pool, users = cls._shared.get(workers, (None, 0))
+            if pool is None:
+                pool = cls(workers)
+            cls._shared[workers] = (pool, users + 1)
+            return pool
+
+    def release(self) -> None:
+        """One user fewer of the process's pool; the last one shuts it down."""
+        with self._shared_lock:
+            pool, users = self._shared.get(self._workers, (self, 1))
+            if users > 1:
+                self._shared[self._workers] = (pool, users - 1)
+                return
+            self._shared.pop(self._workers, None)
+        pool.shutdown()
+
+    def renewed(self) -> ExtractionPool:
+        """The process's pool after this one broke (a worker died): a new one, made by whoever
+        asks first; the others get the same."""
+        with self._shared_lock:
+            pool, users = self._shared.get(self._workers, (self, 1))
+            if pool is self:
+                self.shutdown()
+                pool = ExtractionPool(self._workers)
+                self._shared[self._workers] = (pool, users)
+            return pool
 
     def wait_started(self, timeout: float | None = None) -> bool:
         """Whether the workers are up (or failed to start) within ``timeout`` seconds."""
