@@ -96,7 +96,7 @@ def outcomes(counters: dict[str, int]) -> dict[str, int]:
 
 
 BATCH_FLAGS = ["--feed_state", "false", "--per_host_concurrency", "8", "--per_host_delay", "0",
-               "--http_timeout", "5"]
+               "--http_timeout", "5", "--http_allow_hosts", "127.0.0.0/8"]
 
 
 @pytest.mark.slow
@@ -204,6 +204,7 @@ def test_streaming_job_on_a_flink_cluster_drains_with_the_stories_of_the_local_r
                     "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
                     "--duration=600",  # a bound: the driver drains both jobs long before
                     "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
+                    "--http_allow_hosts=127.0.0.0/8",
                     f"--dead_letters={tmp_path / (name + '.jsonl')}", *extra,
                 ], quiet=True, stop_file=str(stops[name]))
             except BaseException as exc:  # noqa: BLE001 - reported by the test thread
