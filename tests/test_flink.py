@@ -143,6 +143,35 @@ def test_batch_job_on_a_flink_cluster_indexes_what_the_local_runner_does(
     assert dead == [(d["step"], d["input"]) for d in load(tmp_path / "local.jsonl")]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(SETUP_TIMEOUT)
+def test_streaming_job_on_a_flink_cluster_ends_after_its_duration_with_every_story(
+    flink_cluster: Cluster, aliases: tuple[es.EsConfig, es.EsConfig], tmp_path: Path
+) -> None:
+    """``--duration``: the source stops polling, the job drains and ends by itself, and every
+    story of the demo web is there as the local batch job indexes it."""
+    on_flink, on_local = aliases
+    site = build_site(tmp_path / "site", feeds=4, articles=20, seed=11)
+    feeds = tmp_path / "feeds.txt"
+    with SiteServer(site.root) as server:
+        feeds.write_text("\n".join(site.feed_urls(server.url)) + "\n")
+        local = launcher.run(["--feeds", str(feeds), "--es_url", on_local.url, "--es_index",
+                              on_local.index, *BATCH_FLAGS,
+                              "--dead_letters", str(tmp_path / "local.jsonl")], quiet=True)
+        flink = launcher.run([
+            "--streaming", "--duration=10", "--poll_interval=2", "--min_poll_interval=2",
+            "--feeds", str(feeds), "--es_url", on_flink.url, "--es_index", on_flink.index,
+            *BATCH_FLAGS, "--dead_letters", str(tmp_path / "flink.jsonl"),
+            *on_cluster(flink_cluster)], quiet=True)
+    assert local is not None and flink is not None
+    assert flink.done and flink.ok()  # ended by itself: what `newsflow ingest` exits 0 for
+    relative = {a["path"] for a in site.articles.values() if a["page_date"] == "relative"}
+    assert stories(on_flink, relative) == stories(on_local, relative)
+    # Polled again and again, each entry went on once.
+    assert flink.counters["entries_parsed"] > local.counters["entries_parsed"]
+    assert flink.counters["articles_from_page"] == local.counters["articles_from_page"]
+
+
 def _searchable(configs: tuple[es.EsConfig, ...], urls: list[str]) -> bool:
     """Whether every URL is a copy of some story in every alias."""
     for config in configs:
