@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -219,9 +220,7 @@ def _pom(name: str, deps: list[tuple[str, str, str]]) -> str:
 
 
 def _mvn() -> str:
-    from shutil import which
-
-    mvn = which("mvn")
+    mvn = shutil.which("mvn")
     if mvn is None:
         raise ClusterError("Maven (`mvn`) is needed once to fetch Flink's jars; install it "
                            "(Debian: maven)")
@@ -484,7 +483,8 @@ def status(home: Path | None = None) -> dict[str, Any]:
 
 def stop(home: Path | None = None, timeout: float = 30.0) -> bool:
     """Stop this cluster's processes (each its own process group: the pool's workers go with
-    it), SIGKILL after ``timeout``; True when something was running."""
+    it), SIGKILL after ``timeout``, and remove its scratch files (the logs stay); True when
+    something was running."""
     home = home or default_home()
     cluster = _read_state(home)
     if cluster is None:
@@ -506,6 +506,8 @@ def stop(home: Path | None = None, timeout: float = 30.0) -> bool:
                 pass
         _reap(pid)
     _state_file(home).unlink(missing_ok=True)
+    for scratch in ("tmp", "artifacts"):  # jobs' jars and shuffle files: hundreds of MB
+        shutil.rmtree(home / scratch, ignore_errors=True)
     return bool(ours)
 
 
