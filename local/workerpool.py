@@ -88,9 +88,9 @@ class _WorkerPool(BeamFnExternalWorkerPoolServicer):  # type: ignore[misc]
                     if proc.poll() is None]
             mine = [entry for entry in live if entry[0] == peer]
             if len(mine) != 1 and len(live) == 1:
-                mine = live  # one worker with this id: whoever asks, it is that one
-            for entry in mine[:1]:
-                live.remove(entry)
+                mine = list(live)  # one worker with this id: whoever asks, it is that one
+            if len(mine) == 1:
+                live.remove(mine[0])
             self._workers[request.worker_id] = live
         if len(mine) == 1:
             kill_process_gracefully(mine[0][1], timeout=5)

@@ -53,3 +53,38 @@ def test_cluster_stop_without_a_cluster_stops_nothing(tmp_path: Path, action: st
                           env={**os.environ, "NEWSFLOW_CACHE": str(tmp_path)})
     assert done.returncode == 0
     assert done.stdout.strip() == "no cluster of ours was running"
+
+
+class _Caller:
+    """A gRPC call context as the pool sees it: who is asking."""
+
+    def __init__(self, peer: str) -> None:
+        self._peer = peer
+
+    def peer(self) -> str:
+        return self._peer
+
+
+def test_the_worker_pool_stops_the_callers_worker_when_two_taskmanagers_share_an_id(
+    tmp_path: Path,
+) -> None:
+    from apache_beam.portability.api import beam_fn_api_pb2, endpoints_pb2
+
+    from local.workerpool import _WorkerPool
+
+    pool = _WorkerPool(tmp_path / "workers.log", state_cache_size=0)
+    nowhere = endpoints_pb2.ApiServiceDescriptor(url=f"127.0.0.1:{flinkcluster.free_port()}")
+    start = beam_fn_api_pb2.StartWorkerRequest(worker_id="1-1", control_endpoint=nowhere)
+    # Each TaskManager numbers its workers from 1: both ask for worker 1-1.
+    for taskmanager in ("ipv4:127.0.0.1:40001", "ipv4:127.0.0.1:40002"):
+        assert not pool.StartWorker(start, _Caller(taskmanager)).error
+    (first, a), (second, b) = pool._workers["1-1"]
+    try:
+        assert (first, second) == ("ipv4:127.0.0.1:40001", "ipv4:127.0.0.1:40002")
+        stop = beam_fn_api_pb2.StopWorkerRequest(worker_id="1-1")
+        pool.StopWorker(stop, _Caller("ipv4:127.0.0.1:40002"))
+        assert b.poll() is not None and a.poll() is None  # the caller's worker, not the other's
+        pool.StopWorker(stop, _Caller("ipv4:127.0.0.1:49999"))  # a new connection: the only one
+        assert a.poll() is not None
+    finally:
+        pool.stop_all()
