@@ -547,8 +547,9 @@ class _DedupeInMemoryFn(beam.DoFn):
 
 class _CombineVersionsFn(beam.DoFn):
     """The versions of one story id → one story. Like every consumer of a grouping here, it
-    takes an empty group: Flink's streaming GroupByKey emits a window's on-time pane even when
-    nothing is left in it (when the drain moves the watermark to the end of time)."""
+    takes an empty group: Beam's Python SDK asks for a window's on-time and closing panes even
+    when empty (``FIRE_ALWAYS``, ``EMIT_ALWAYS``), and Flink's streaming GroupByKey emits them
+    (seen at the drain, when the watermark jumps to the end of time)."""
 
     def process(self, group: tuple[str, Iterable[Story]]) -> Iterator[Story]:
         versions = list(group[1])
