@@ -1,37 +1,65 @@
 """Extraction quality and speed on the shared evaluation sets (prints figures, asserts nothing).
 
-For each set under ``$NEWSFLOW_EVAL_DATA`` (default ``../shared/data`` next to the repository)
-that has ``pages.jsonl`` and ``ground-truth.json`` (``extraction``, ``aggregator-pages``), runs
-:func:`newsflow.extract.extract_article` on every page and prints bag-of-tokens precision,
-recall and F1 averaged over pages (as the ScrapingHub benchmark and
-``../shared/tools/score_extract.py`` do), and pages per CPU-second (one core).
+For each set under ``$NEWSFLOW_EVAL_DATA`` (default ``../shared/data``) with ``pages.jsonl`` and
+``ground-truth.json`` — ScrapingHub's benchmark pages (``extraction``), the SIGIR 2023 Web
+Content Extraction Benchmark pages (``extraction-wceb``) and aggregator re-posts
+(``aggregator-pages``) — it scores :func:`newsflow.extract.extract_article`, trafilatura alone
+(default settings), readability-lxml alone and the better of those two on each page (an oracle
+no single library reaches), by bag-of-tokens F1 averaged over pages as
+``../shared/tools/score_extract.py`` does. Each set is split in two halves by a hash of the page
+id: ``dev`` and ``held-out``, side by side.
 
-Speed on a shared machine drifts by a quarter from one minute to the next, so it is measured
-as the best of three passes, alternating with the reference: trafilatura alone in fast mode on
-the same pages (what the issue's "trafilatura alone" figure is). The ratio of the two is the
-stable figure; ``ours = ratio x reference``.
+It lists the pages where newsflow scores 0.2 or more below the better library, and counts the
+pages *lost*: newsflow's body empty or under a tenth of a library's text while that library
+scores 0.8 or more.
 
-    python eval/extract.py [--sets extraction aggregator-pages] [--out DIR]
+Speed is pages per CPU-second on one core, newsflow against trafilatura alone in fast mode on
+the same pages, in alternating passes (the machine is shared: the ratio of neighbouring passes
+is the stable figure; its range over the passes is printed).
+
+The figures go to stdout and to the Extraction sections of ``docs/quality.md`` and
+``docs/performance.md`` (not with ``--no-doc``).
+
+    python eval/extract.py [--sets extraction extraction-wceb aggregator-pages]
+                           [--passes 3] [--out DIR] [--no-doc]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import json
 import os
 import re
+import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import lxml.html  # noqa: E402
 import trafilatura  # noqa: E402
+from readability import Document  # noqa: E402
 
+from eval.report import invocation, write_section  # noqa: E402
 from newsflow.extract import extract_article  # noqa: E402
+
+SETS = {
+    "extraction": "ScrapingHub benchmark",
+    "extraction-wceb": "WCEB (L3S-GN1, Google-Trends-2017)",
+    "aggregator-pages": "aggregator re-posts",
+}
+LOSS = 0.2  # a page is a loss when newsflow scores this much below the better library
+LOST_SHARE, LOST_F1 = 0.1, 0.8  # lost: under this share of a library's text while it scores this
+MAX_LISTED = 30  # losses listed per set
 
 
 def _tokens(text: str) -> Counter[str]:
@@ -39,6 +67,7 @@ def _tokens(text: str) -> Counter[str]:
 
 
 def prf(pred: str, gold: str) -> tuple[float, float, float]:
+    """Precision, recall and F1 of ``pred``'s tokens against ``gold``'s (score_extract.py's)."""
     p, g = _tokens(pred), _tokens(gold)
     overlap = sum((p & g).values())
     precision = overlap / sum(p.values()) if p else 0.0
@@ -47,57 +76,237 @@ def prf(pred: str, gold: str) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def run_set(directory: Path, out: Path | None) -> None:
-    pages = [json.loads(line) for line in open(directory / "pages.jsonl", encoding="utf-8")]
-    gold = json.load(open(directory / "ground-truth.json", encoding="utf-8"))
-    fetched_at = datetime.now(UTC)
-    bodies: dict[str, str] = {}
+def half(page_id: str) -> str:
+    """``dev`` or ``held-out``, by the parity of the SHA-256 of the page id."""
+    return "dev" if int(hashlib.sha256(page_id.encode()).hexdigest(), 16) % 2 == 0 else "held-out"
 
-    def ours() -> None:
-        for page in pages:
-            article = extract_article(page["html"], page["url"], fetched_at=fetched_at)
-            bodies[str(page["id"])] = article.body
 
-    def reference() -> None:
-        for page in pages:
-            trafilatura.extract(page["html"], url=page["url"], fast=True, include_comments=False)
+def readability_text(html: str, url: str) -> str:
+    """readability-lxml alone: its article as text."""
+    try:
+        summary = Document(html, url=url).summary(html_partial=True)
+        root = lxml.html.fragment_fromstring(summary, create_parent="div")
+    except Exception:  # noqa: BLE001 - a library failing on a page scores 0 there
+        return ""
+    return "\n".join(t.strip() for t in root.itertext() if t.strip())
 
-    extract_article(pages[0]["html"], pages[0]["url"], fetched_at=fetched_at)  # warm up models
-    trafilatura.extract(pages[0]["html"], url=pages[0]["url"], fast=True)
-    cpu = ref_cpu = float("inf")
-    for _ in range(3):
+
+def trafilatura_text(html: str, url: str, *, fast: bool = False) -> str:
+    """trafilatura alone: default settings (``fast`` for the speed reference)."""
+    try:
+        if fast:
+            return trafilatura.extract(html, url=url, fast=True, include_comments=False) or ""
+        return trafilatura.extract(html, url=url) or ""
+    except Exception:  # noqa: BLE001 - a library failing on a page scores 0 there
+        return ""
+
+
+@dataclass
+class Page:
+    id: str
+    url: str
+    html: str
+    gold: str
+    half: str
+    texts: dict[str, str] = field(default_factory=dict)  # extractor -> text
+    scores: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+
+    def f1(self, who: str) -> float:
+        return self.scores[who][2]
+
+    @property
+    def best_library(self) -> float:
+        return max(self.f1("trafilatura"), self.f1("readability"))
+
+    def lost_to(self) -> list[str]:
+        """The libraries this page is lost to (see the module doc)."""
+        ours = len(self.texts["newsflow"])
+        return [lib for lib in ("trafilatura", "readability")
+                if self.f1(lib) >= LOST_F1 and ours < LOST_SHARE * len(self.texts[lib])]
+
+
+def load(directory: Path) -> list[Page]:
+    gold = json.loads((directory / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    with open(directory / "pages.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rec = json.loads(line)
+                key = str(rec["id"])
+                if key in gold:
+                    pages.append(Page(key, rec["url"], rec["html"], gold[key]["articleBody"],
+                                      half(key)))
+    return pages
+
+
+def run_quality(pages: list[Page], fetched_at: datetime) -> None:
+    extractors: dict[str, Callable[[Page], str]] = {
+        "newsflow": lambda p: extract_article(p.html, p.url, fetched_at=fetched_at).body,
+        "trafilatura": lambda p: trafilatura_text(p.html, p.url),
+        "readability": lambda p: readability_text(p.html, p.url),
+    }
+    for page in pages:
+        for who, extract in extractors.items():
+            page.texts[who] = extract(page)
+            page.scores[who] = prf(page.texts[who], page.gold)
+
+
+def run_speed(pages: list[Page], passes: int, fetched_at: datetime) -> list[tuple[float, float]]:
+    """Pages per CPU-second, (newsflow, trafilatura fast) for each pair of alternating passes."""
+    out = []
+    for _ in range(passes):
         start = time.process_time()
-        ours()
-        cpu = min(cpu, time.process_time() - start)
+        for page in pages:
+            extract_article(page.html, page.url, fetched_at=fetched_at)
+        ours = time.process_time() - start
         start = time.process_time()
-        reference()
-        ref_cpu = min(ref_cpu, time.process_time() - start)
-    rate, reference_rate = len(pages) / cpu, len(pages) / ref_cpu
-    rows = [prf(bodies.get(k, ""), v["articleBody"]) for k, v in gold.items()]
-    n = len(rows)
-    print(f"{directory.name}: pages {n}  precision {sum(r[0] for r in rows) / n:.4f}  "
-          f"recall {sum(r[1] for r in rows) / n:.4f}  f1 {sum(r[2] for r in rows) / n:.4f}  "
-          f"pages/s per core {rate:.1f} (trafilatura alone, fast mode, same run: "
-          f"{reference_rate:.1f}; ratio {rate / reference_rate:.2f})")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / f"{directory.name}.jsonl", "w", encoding="utf-8") as fh:
-            for key, body in bodies.items():
-                fh.write(json.dumps({"id": key, "body": body}, ensure_ascii=False) + "\n")
+        for page in pages:
+            trafilatura_text(page.html, page.url, fast=True)
+        reference = time.process_time() - start
+        out.append((len(pages) / ours, len(pages) / reference))
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def quality_rows(name: str, pages: list[Page]) -> list[str]:
+    rows = []
+    for part in ("dev", "held-out", "all"):
+        chosen = [p for p in pages if part == "all" or p.half == part]
+        if not chosen:
+            continue
+        ours = [p.scores["newsflow"] for p in chosen]
+        rows.append(
+            f"| {SETS.get(name, name)} | {part} | {len(chosen)} | "
+            f"**{_mean([s[2] for s in ours]):.4f}** (P {_mean([s[0] for s in ours]):.3f}, "
+            f"R {_mean([s[1] for s in ours]):.3f}) | "
+            f"{_mean([p.f1('trafilatura') for p in chosen]):.4f} | "
+            f"{_mean([p.f1('readability') for p in chosen]):.4f} | "
+            f"{_mean([p.best_library for p in chosen]):.4f} | "
+            f"{sum(1 for p in chosen if p.f1('newsflow') <= p.best_library - LOSS)} | "
+            f"{sum(1 for p in chosen if p.lost_to())} |"
+        )
+    return rows
+
+
+def loss_lines(name: str, pages: list[Page]) -> list[str]:
+    losses = sorted((p for p in pages if p.f1("newsflow") <= p.best_library - LOSS),
+                    key=lambda p: p.f1("newsflow") - p.best_library)
+    behind = {lib: sum(1 for p in pages if p.f1("newsflow") <= p.f1(lib) - LOSS)
+              for lib in ("trafilatura", "readability")}
+    lines = [f"{SETS.get(name, name)}: {len(losses)} pages {LOSS} or more below the better "
+             f"library ({behind['trafilatura']} below trafilatura, {behind['readability']} below "
+             f"readability); lost: {sum(1 for p in pages if p.lost_to())}"]
+    for page in losses[:MAX_LISTED]:
+        lost = f" LOST to {', '.join(page.lost_to())}" if page.lost_to() else ""
+        lines.append(f"- newsflow {page.f1('newsflow'):.2f}, trafilatura "
+                     f"{page.f1('trafilatura'):.2f}, readability {page.f1('readability'):.2f} "
+                     f"({page.half}){lost}: {page.url}")
+    if len(losses) > MAX_LISTED:
+        lines.append(f"- ... and {len(losses) - MAX_LISTED} more")
+    return lines
+
+
+def speed_row(name: str, pages: list[Page], passes: list[tuple[float, float]]) -> str:
+    ratios = [ours / ref for ours, ref in passes]
+    return (f"| {SETS.get(name, name)} | {len(pages)} | "
+            f"{statistics.median(o for o, _ in passes):.1f} | "
+            f"{statistics.median(r for _, r in passes):.1f} | "
+            f"{min(ratios):.2f}–{max(ratios):.2f} (median {statistics.median(ratios):.2f}) |")
+
+
+def check_scorer(data: Path, pages: list[Page]) -> str:
+    """Whether our scorer gives score_extract.py's figures on these pages (when it is there)."""
+    path = data.parent / "tools" / "score_extract.py"
+    if not path.exists():
+        return f"scorer: {path} not found, not compared"
+    spec = importlib.util.spec_from_file_location("score_extract", path)
+    assert spec is not None and spec.loader is not None
+    module: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    same = all(tuple(module.prf(p.texts[w], p.gold)) == p.scores[w]
+               for p in pages for w in p.texts)
+    return (f"scorer: {'identical to' if same else 'DIFFERENT FROM'} {path.name} on "
+            f"{len(pages)} pages x {len(pages[0].texts) if pages else 0} extractors")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="*", default=["extraction", "aggregator-pages"])
+    parser.add_argument("--sets", nargs="*", default=list(SETS))
+    parser.add_argument("--passes", type=int, default=3, help="alternating speed passes")
     parser.add_argument("--out", type=Path, default=None, help="also write <set>.jsonl here")
+    parser.add_argument("--no-doc", dest="doc", action="store_false",
+                        help="do not write docs/quality.md's section")
     args = parser.parse_args()
     data = Path(os.environ.get("NEWSFLOW_EVAL_DATA", ROOT.parent / "shared" / "data"))
+    fetched_at = datetime.now(UTC)
+    quality = ["| set | half | pages | newsflow F1 | trafilatura | readability | "
+               "better of the two, per page | pages ≥ 0.2 below it | pages lost |",
+               "|---|---|---|---|---|---|---|---|---|"]
+    speed = ["| set | pages | newsflow pages/s (one core) | trafilatura fast pages/s | "
+             "ratio per pass |", "|---|---|---|---|---|"]
+    losses: list[str] = []
+    checked: list[Page] = []
+    warm = False
     for name in args.sets:
         directory = data / name
         if not (directory / "pages.jsonl").exists():
             print(f"{name}: no data at {directory}")
             continue
-        run_set(directory, args.out)
+        pages = load(directory)
+        if not warm:  # imports and models load outside the timed passes
+            extract_article(pages[0].html, pages[0].url, fetched_at=fetched_at)
+            trafilatura_text(pages[0].html, pages[0].url, fast=True)
+            warm = True
+        run_quality(pages, fetched_at)
+        passes = run_speed(pages, args.passes, fetched_at)
+        quality.extend(quality_rows(name, pages))
+        speed.append(speed_row(name, pages, passes))
+        losses.extend([*loss_lines(name, pages), ""])
+        checked.extend(pages[:5])
+        print("\n".join(quality[-3:]))
+        print(speed[-1], flush=True)
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            with open(args.out / f"{name}.jsonl", "w", encoding="utf-8") as fh:
+                for page in pages:
+                    fh.write(json.dumps({"id": page.id, "body": page.texts["newsflow"]},
+                                        ensure_ascii=False) + "\n")
+    scorer = check_scorer(data, checked)
+    quality_report = "\n".join([
+        "Token F1 averaged over pages (`../shared/tools/score_extract.py`'s metric). "
+        "trafilatura: 2.3 with default settings; readability: readability-lxml 0.9; the "
+        "better of the two is chosen per page with the answer known. Halves: a page is "
+        "`dev` when the SHA-256 of its id is even; the rules were worked out from failures "
+        "in both halves of both sets, so the halves show how evenly they hold, not a "
+        "blind test. Targets: WCEB ≥ 0.94, ScrapingHub ≥ 0.97, aggregator re-posts "
+        "≥ 0.985; pages lost: 0.", "",
+        *quality, "",
+        "Pages 0.2 or more below the better library:", "",
+        *losses,
+        scorer,
+    ])
+    speed_report = "\n".join([
+        f"One core, {args.passes} alternating passes over each set: newsflow's whole "
+        "extraction (parse, prune, trafilatura, readability where trafilatura's result looks "
+        "wrong, merge, cleanup, metadata, dates, language) against trafilatura alone in fast "
+        "mode on the same pages. Target: ratio ≥ 0.8. The aggregator pages are tiny "
+        "(trafilatura takes about 1.5 ms each), so fixed costs dominate them, and their "
+        "relative date lines are read by dateparser (about 3 ms a page) because no feed "
+        "date is given here, as one is in the pipeline.", "",
+        *speed,
+    ])
+    print()
+    print(quality_report)
+    print()
+    print(speed_report)
+    if args.doc:
+        for doc, report in (("quality", quality_report), ("performance", speed_report)):
+            path = write_section(doc=doc, title="Extraction", markdown=report,
+                                 command=invocation())
+            print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

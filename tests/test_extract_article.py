@@ -29,7 +29,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 NOW = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("name", ["aggregator", "publisher"])
+@pytest.mark.parametrize("name", ["aggregator", "publisher", "table-layout", "aspnet-form"])
 def test_golden_page(name: str) -> None:
     golden = json.loads((FIXTURES / f"{name}.expected.json").read_text(encoding="utf-8"))
     html = (FIXTURES / f"{name}.html").read_bytes()
@@ -253,3 +253,126 @@ def test_warm_up_loads_what_a_first_extraction_would() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+STORY_SENTENCES = [
+    "The harbour board has approved plans for a new deep-water pier at Eastport, the biggest "
+    "change to the port since the breakwater was rebuilt after the storms of 1953.",
+    "The pier will let cargo ships twice the size of those that call today unload at any state "
+    "of the tide, and the board expects it to bring three hundred jobs to the town.",
+    "Work is due to start next spring, and the board said the first berth should open in the "
+    "summer of 2011, with a second to follow if trade grows as it hopes.",
+    "Fishermen had asked for the pier to be moved further east, away from the shellfish beds, "
+    "and the board said it had changed the design to keep the dredging clear of them.",
+]
+
+
+def _pruned(html: str) -> lxml.html.HtmlElement:
+    tree = parse_html(html)
+    assert tree is not None
+    prune_chrome(tree)
+    return tree
+
+
+def test_table_layout_page_keeps_its_story_when_trafilatura_finds_only_the_columns() -> None:
+    from newsflow.extract.content import trafilatura_paragraphs
+
+    html = (FIXTURES / "table-layout.html").read_bytes()
+    found = " ".join(trafilatura_paragraphs(_pruned(html.decode("latin-1"))))
+    assert "Councillors in Alder Mill" not in found  # what this page is here to show
+    article = extract_article(html, "http://www.riversidecourier.example/news/4411.html",
+                              fetched_at=NOW)
+    assert article.body.startswith("Councillors in Alder Mill voted on Tuesday night")
+    assert "the closure plan in the first place." in article.body
+    for chrome in ("Local News", "Top stories", "Library hours", "Copyright", "Photo:",
+                   "Print this story"):
+        assert chrome not in article.body
+
+
+def test_body_content_the_parser_put_in_the_head_is_moved_not_pruned() -> None:
+    # An unknown tag before <body> makes the parser open the page inside <head>.
+    html = ("<html><head><title>T</title><meta name=a content=b><banner>" + "".join(
+        f"<p>{s}</p>" for s in STORY_SENTENCES) + "</head><body></body></html>")
+    tree = _pruned(html)
+    assert tree.find("head") is None or not tree.find("head").text_content().strip()
+    assert STORY_SENTENCES[0] in " ".join(tree.find("body").text_content().split())
+    article = extract_article(html, "https://example.org/a", fetched_at=NOW)
+    assert all(s in article.body for s in STORY_SENTENCES)
+
+
+def test_a_page_laid_out_in_one_form_keeps_it_and_widget_forms_go() -> None:
+    from newsflow.extract.content import readability_paragraphs
+
+    story = "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+    html = ("<html><body><form id='aspnetForm' action='story.aspx'>"
+            "<form action='/search'><input name=q> Search the site</form>"
+            f"<div class='story'>{story}</div>"
+            "<div class='side'><form action='/signup'>Sign up for our newsletter "
+            "<input name=email></form></div></form></body></html>")
+    tree = _pruned(html)
+    text = " ".join(tree.text_content().split())
+    assert tree.find(".//form") is None
+    assert STORY_SENTENCES[0] in text
+    assert "Search the site" not in text and "newsletter" not in text
+    assert readability_paragraphs(tree)[:4] == STORY_SENTENCES
+
+
+def test_a_form_holding_more_than_a_widget_is_content() -> None:
+    story = "".join(f"<p>{s}</p>" for s in STORY_SENTENCES * 2)  # 200-odd words, not half
+    sidebar = "<div>" + " ".join(f"<a href='/{i}'>Other story {i}</a>" for i in range(150))
+    html = f"<html><body><form>{story}</form>{sidebar}</div></body></html>"
+    assert STORY_SENTENCES[3] in " ".join(_pruned(html).text_content().split())
+
+
+def test_layout_tables_become_blocks_and_data_tables_stay() -> None:
+    data = ("<table id='data'><tr><th>Team</th><th>Points</th></tr>"
+            "<tr><td>Rovers</td><td>41</td></tr><tr><td>United</td><td>38</td></tr></table>")
+    layout = ("<table id='layout'><tr><td><a href='/'>Home</a></td><td>"
+              + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + data + "</td></tr></table>")
+    wordy = ("<table id='wordy'><tr><td>" + " ".join(STORY_SENTENCES) + "</td></tr></table>")
+    tree = _pruned(f"<html><body>{layout}{wordy}</body></html>")
+    assert tree.find(".//*[@id='layout']").tag == "div"
+    assert tree.find(".//*[@id='wordy']").tag == "div"
+    assert tree.find(".//*[@id='data']").tag == "table"
+
+
+def test_oversized_page_loses_its_inline_code_not_its_story() -> None:
+    code = "<script>var state = '" + "x" * (MAX_HTML_CHARS + 500_000) + "';</script>"
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+          '"datePublished": "2024-03-05T08:00:00Z"}</script>')
+    html = (f"<html><head>{ld}</head><body>{code}<article>"
+            + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + "</article></body></html>")
+    article = extract_article(html, "https://example.org/big", fetched_at=NOW)
+    assert all(s in article.body for s in STORY_SENTENCES)
+    assert article.published_at_source == "jsonld"  # JSON-LD is not code to drop
+
+
+def test_a_broken_xml_declaration_does_not_lose_the_page() -> None:
+    html = ('<?xml version="1.0" encoding="not, a real, encoding list" <html><body><article>'
+            + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + "</article></body></html>")
+    article = extract_article(html, "https://example.org/x", fetched_at=NOW)
+    assert all(s in article.body for s in STORY_SENTENCES)
+
+
+def test_when_readability_misses_the_story_trafilatura_s_is_kept() -> None:
+    # readability drops a container whose class says "disqus": here it holds the story.
+    story = "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+    links = "".join(f"<li><a href='/n/{i}'>Another headline number {i}</a></li>"
+                    for i in range(30))
+    html = ("<html><head><title>Pier approved</title></head><body>"
+            f"<div class='story disqus-thread'>{story}</div>"
+            f"<div class='more'><p>More from the Post</p><ul>{links}</ul></div></body></html>")
+    article = extract_article(html, "https://example.org/pier", fetched_at=NOW)
+    assert all(s in article.body for s in STORY_SENTENCES)
+    assert "Another headline" not in article.body
+
+
+def test_readability_keeps_an_article_whose_classes_name_its_topics() -> None:
+    from newsflow.extract.content import readability_paragraphs
+
+    story = "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+    html = ("<html><body><nav><a href='/'>Home</a></nav><article class='post tag-harbour "
+            f"tag-jobs category-news'>{story}<div class='share-tools'>Share this</div>"
+            "</article></body></html>")
+    paragraphs = readability_paragraphs(_pruned(html))
+    assert paragraphs == STORY_SENTENCES  # the share box goes, the tagged article stays

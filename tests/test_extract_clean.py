@@ -152,3 +152,38 @@ def test_sentences_that_merely_start_like_furniture_stay(line: str) -> None:
 )
 def test_more_furniture_in_other_words(line: str) -> None:
     assert is_furniture(line)
+
+
+def test_merge_agrees_on_text_split_differently() -> None:
+    rows = ["| Team | Points |", "| Rovers | 41 |", "| United | 38 |"]
+    cells = ["Team", "Points", "Rovers", "41", "United", "38"]
+    assert merge_extractions(STORY + rows, STORY + cells)[0] == STORY + rows
+
+
+def test_merge_prefers_prose_over_a_list_of_links_whichever_extractor_has_it() -> None:
+    links = [f"Another headline about the town, number {i}" for i in range(40)]
+    assert merge_extractions(links, STORY) == (STORY, "readability")
+    assert merge_extractions(STORY, links) == (STORY, "trafilatura")
+
+
+def test_merge_takes_the_whole_story_when_the_other_found_only_its_headline() -> None:
+    story = STORY * 4  # enough prose of its own to outweigh a shared headline
+    headline = "Flood waters fall in the old town"
+    merged, method = merge_extractions([headline], [headline, *story])
+    assert (merged, method) == ([headline, *story], "readability")
+
+
+def test_merge_keeps_edges_in_the_story_container_and_drops_those_outside() -> None:
+    import lxml.html
+
+    lede = "Residents returned to the lower town on Monday as the water went down."
+    related = "Council approves new flood wall for the quay"
+    page = lxml.html.document_fromstring(
+        "<html><body><article>" + f"<p>{lede}</p>" + "".join(f"<p>{p}</p>" for p in STORY)
+        + "</article><aside><p>" + related + "</p></aside></body></html>")
+    first = [lede, *STORY, related]  # one extractor keeps the lede and a related link
+    second = list(STORY)
+    merged, _ = merge_extractions(first, second, page)
+    assert merged == [lede, *STORY]
+    merged, _ = merge_extractions(first, second)  # without the page: only the agreed span
+    assert merged == STORY

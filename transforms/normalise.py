@@ -14,6 +14,7 @@ entry goes to the dead letters with the reason.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 from collections.abc import Iterator
@@ -147,13 +148,16 @@ class _NormaliseFn(beam.DoFn):
         # Pages queued with the fetcher: their entries, by URL (one fetch for repeated URLs).
         self._queued: dict[str, list[_Element]] = {}
         # What has happened since last looked at, told by other threads: ("page", url,
-        # outcome) when a fetch ends, ("extracted", None, None) when a pool task ends.
+        # outcome) when a fetch ends, ("extracted", task, None) when a pool task ends.
         self._events: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
-        # Pool mode: fetched pages not handed to the pool yet, and the tasks it has running.
+        # Pool mode: fetched pages not handed to the pool yet; the pool's tasks that have not
+        # told they ended, oldest first, with their pages; how many pages those hold.
         self._chunk: list[tuple[_Element, FetchResult]] = []
-        self._tasks = 0
-        # Fetched entries whose extraction may still be running, oldest first.
-        self._pending: list[_Fetched] = []
+        self._tasks: dict[int, list[_Fetched]] = {}
+        self._task_ids = itertools.count()
+        self._waiting = 0
+        # Fetched entries ready to go out (their extraction is done, or they need none).
+        self._ready: list[_Fetched] = []
 
     def process(
         self,
@@ -175,7 +179,7 @@ class _NormaliseFn(beam.DoFn):
                 events.put(("page", url, done.result()))
 
             self._fetcher.submit(FetchRequest(url, accept=PAGE_ACCEPT)).add_done_callback(arrived)
-        yield from self._take(wait=len(self._queued) + len(self._pending) > self._max_queued)
+        yield from self._take(wait=len(self._queued) + self._waiting > self._max_queued)
 
     def finish_bundle(self) -> Iterator[Any]:
         if self._fetcher is not None:
@@ -189,28 +193,30 @@ class _NormaliseFn(beam.DoFn):
             # Block only while something will still be told: a page on its way, a pool task.
             block = wait and bool(self._queued or self._tasks)
             try:
-                kind, url, outcome = self._events.get(block=block)
+                kind, key, outcome = self._events.get(block=block)
             except queue.Empty:
                 break
             wait = False
             if kind == "extracted":
-                self._tasks -= 1
+                done = self._tasks.pop(key, [])  # gone: waited for already (MAX_WAITING)
+                self._waiting -= len(done)
+                self._ready += done
             else:
-                for element in self._queued.pop(url):
+                for element in self._queued.pop(key):
                     self._arrived(element, outcome)
         self._hand_over(force=final and not self._queued)
-        yield from self._emit_done()
-        while final and (self._queued or self._pending or self._chunk):
+        yield from self._emit_ready()
+        while final and (self._queued or self._tasks or self._chunk):
             yield from self._take(wait=True)
             self._hand_over(force=not self._queued)
-            yield from self._emit_done()
+            yield from self._emit_ready()
 
     def _arrived(self, element: _Element, outcome: FetchResult | FetchError) -> None:
         if self._pool is not None and isinstance(outcome, FetchResult) and (
                 not outcome.not_modified and _not_html(outcome) is None):
             self._chunk.append((element, outcome))
         else:
-            self._pending.append((element, outcome, None))
+            self._ready.append((element, outcome, None))
 
     def _hand_over(self, force: bool) -> None:
         """Give the pool the pages that have arrived: in tasks of ``EXTRACT_CHUNK``, and the
@@ -218,25 +224,26 @@ class _NormaliseFn(beam.DoFn):
         if self._pool is None:
             return
         while len(self._chunk) >= EXTRACT_CHUNK or (
-                self._chunk and (force or self._tasks < 2 * self._workers)):
+                self._chunk and (force or len(self._tasks) < 2 * self._workers)):
             part, self._chunk = self._chunk[:EXTRACT_CHUNK], self._chunk[EXTRACT_CHUNK:]
-            for (element, page), future in zip(part, self._submit(part), strict=True):
-                self._pending.append((element, page, future))
+            task = next(self._task_ids)
+            futures = self._submit(part, task)
+            self._tasks[task] = [(element, page, future)
+                                 for (element, page), future in zip(part, futures, strict=True)]
+            self._waiting += len(part)
 
-    def _emit_done(self) -> Iterator[Any]:
-        """The articles whose extraction is done (or who need none), oldest first; waiting for
-        the oldest only when more than ``MAX_WAITING`` pages wait for the pool."""
-        keep: list[_Fetched] = []
-        for item in self._pending:
-            extracted = item[2]
-            if extracted is None or extracted.done():
-                yield from self._output(item)
-            else:
-                keep.append(item)
-        overflow = len(keep) - MAX_WAITING
-        for item in keep[:max(overflow, 0)]:
-            yield from self._output(item)  # waits for its extraction
-        self._pending = keep[max(overflow, 0):]
+    def _emit_ready(self) -> Iterator[Any]:
+        """The articles that are ready, oldest first; then, while more than ``MAX_WAITING``
+        pages wait for the pool, the oldest task's, waiting for it."""
+        ready, self._ready = self._ready, []
+        for item in ready:
+            yield from self._output(item)
+        while self._waiting > MAX_WAITING:
+            oldest = next(iter(self._tasks))
+            items = self._tasks.pop(oldest)
+            self._waiting -= len(items)
+            for item in items:
+                yield from self._output(item)  # waits for its extraction
 
     def _output(self, item: _Fetched) -> Iterator[Any]:
         (entry, window, timestamp), outcome, extracted = item
@@ -244,8 +251,9 @@ class _NormaliseFn(beam.DoFn):
         for out in self._normalise(entry, outcome, extracted):
             yield _windowed(out, window, timestamp)
 
-    def _submit(self, part: list[tuple[_Element, FetchResult]]) -> list[Future[Any]]:
-        """Hand the pages of ``part`` to the pool in one task; a future per page."""
+    def _submit(self, part: list[tuple[_Element, FetchResult]], task: int) -> list[Future[Any]]:
+        """Hand the pages of ``part`` to the pool in one task; a future per page. When it ends,
+        the task says so (``("extracted", task, None)``)."""
         from newsflow.extract import extract_article_or_error
 
         calls = [((page.body, page.final_url),
@@ -258,9 +266,8 @@ class _NormaliseFn(beam.DoFn):
         except BrokenProcessPool:  # a worker died (its pages are dead letters): start anew
             self._pool = self._pool.renewed()
             futures = self._pool.submit_each(extract_article_or_error, calls)
-        self._tasks += 1
-        events = self._events  # this bundle's: a later bundle starts counting afresh
-        futures[-1].add_done_callback(lambda _: events.put(("extracted", None, None)))
+        events = self._events  # this bundle's: a later bundle starts afresh
+        futures[-1].add_done_callback(lambda _: events.put(("extracted", task, None)))
         return futures
 
     def _normalise(self, entry: FeedEntry, outcome: FetchResult | FetchError | None,

@@ -26,7 +26,7 @@ from newsflow.extract.clean import clean_paragraphs, is_truncated, strip_title_s
 from newsflow.extract.content import block_texts, extract_content, prune_chrome
 from newsflow.extract.dates import find_dates
 from newsflow.extract.encoding import decode_html
-from newsflow.extract.language import detect_language
+from newsflow.extract.language import detect_language, normalise_code
 from newsflow.extract.metadata import PageMeta, read_meta
 from newsflow.extract.urls import canonical_url, normalise_url, registered_domain
 from schemas.records import Article, FeedEntry
@@ -46,7 +46,7 @@ MAX_HTML_CHARS = 2_000_000  # longer pages are cut: no article needs more, and t
 MAX_NODES = 10_000  # beyond this many elements only trafilatura runs (no second opinion)
 MAX_PARSED_NODES = 20_000  # a page with more elements is cut to this many (about)
 _SUMMARY_CHARS = 300
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>", re.I)  # ends at ">", as in browsers
 _THREAD = threading.local()  # this thread's HTML parser
 
 
@@ -69,9 +69,37 @@ def _html_parser() -> lxml.html.HTMLParser:
     return parser
 
 
+_CODE_OPEN = re.compile(r"<(script|style)\b([^>]*)>", re.I)
+
+
+def _without_code(text: str) -> str:
+    """The page without the contents of its scripts and styles (JSON-LD kept), in linear time.
+
+    Pages over the size bound are almost always big because of inline code (a framework's
+    state, a megabyte of JSON): cutting the raw text would cut the story that follows it.
+    """
+    lower = text.lower()
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_OPEN.finditer(text):
+        if match.start() < pos:
+            continue  # inside the previous element (a "<script" in a string)
+        tag = match.group(1).lower()
+        end = lower.find(f"</{tag}", match.end())
+        end = len(text) if end < 0 else end
+        if tag == "script" and "ld+json" in match.group(2).lower():
+            continue
+        out.append(text[pos:match.end()])
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _Element | None:
     """Decode and parse a page, bounded in size; None when there is no document at all."""
     text = decode_html(html, headers)
+    if len(text) > MAX_HTML_CHARS:
+        text = _without_code(text)
     if len(text) > MAX_HTML_CHARS:
         text = text[:MAX_HTML_CHARS]
     text = _XML_DECLARATION.sub("", text, count=1).replace("\x00", "")
@@ -141,6 +169,16 @@ def _summary(page: PageMeta, body: list[str], entry: FeedEntry | None) -> str:
     return text
 
 
+def _date_languages(*codes: str | None) -> list[str] | None:
+    """The languages a page's date lines may be in: what the page and the feed declare (the
+    site's template writes them), then the language of the text."""
+    out: list[str] = []
+    for code in map(normalise_code, codes):
+        if code and code not in out:
+            out.append(code)
+    return out or None
+
+
 def extract_article(
     html: str | bytes,
     url: str,
@@ -170,14 +208,16 @@ def extract_article(
         nodes = int(tree.xpath("count(//*)"))
         raw = extract_content(tree, url, allow_compare=nodes <= MAX_NODES).paragraphs
     body = clean_paragraphs(raw, title=title, publisher=publisher)
+    text = "\n\n".join(body)
+    declared = page.lang or (entry.language if entry else None)
+    language = detect_language(text, declared) if text else normalise_code(declared)
     dates = find_dates(
         page, url, fetched_at=fetched_at,
         feed_published=entry.published_at if entry else None, lines=raw,
+        languages=_date_languages(page.lang, entry.language if entry else None, language),
     )
     authors = find_authors(page, publisher=publisher, lines=raw,
                            feed_authors=entry.authors if entry else None)
-    text = "\n\n".join(body)
-    declared = page.lang or (entry.language if entry else None)
     return Article(
         url=canonical,
         title=title,
@@ -191,7 +231,7 @@ def extract_article(
         published_at_source=dates.published_at_source,
         modified_at=dates.modified_at,
         fetched_at=fetched_at,
-        language=detect_language(text, declared) if text else None,
+        language=language if text else None,
         feed_url=entry.feed_url if entry else "",
         guid=entry.guid if entry else "",
         word_count=len(text.split()),
@@ -269,8 +309,10 @@ def article_from_feed(entry: FeedEntry, *, fetched_at: datetime | None = None,
     body = clean_paragraphs(raw, title=title)
     text = "\n\n".join(body)
     canonical = normalise_url(url or entry.url)
+    language = detect_language(text, entry.language) if text else entry.language
     dates = find_dates(PageMeta(), canonical, fetched_at=fetched_at,
-                       feed_published=entry.published_at, lines=raw)
+                       feed_published=entry.published_at, lines=raw,
+                       languages=_date_languages(entry.language, language))
     authors: list[str] = []
     for author in entry.authors:
         authors.extend(n for n in split_byline(author) if n not in authors)
@@ -290,7 +332,7 @@ def article_from_feed(entry: FeedEntry, *, fetched_at: datetime | None = None,
         published_at_source=dates.published_at_source,
         modified_at=None,
         fetched_at=fetched_at or entry.fetched_at,
-        language=detect_language(text, entry.language) if text else entry.language,
+        language=language,
         feed_url=entry.feed_url,
         guid=entry.guid,
         word_count=len(text.split()),

@@ -107,8 +107,9 @@ def word_key(text: str) -> str:
 
 
 def _words(text: str) -> int:
-    """Words in a line; for Chinese, Japanese, Korean or Thai, about two characters a word."""
-    spaced = len(text.split())
+    """Words in a line (a "|" or a "•" is not one); for Chinese, Japanese, Korean or Thai,
+    about two characters a word."""
+    spaced = sum(1 for token in text.split() if _WORD.search(token))
     unspaced = len(_UNSPACED.findall(text))
     return spaced if unspaced < 4 else max(spaced, unspaced // 2)
 
@@ -258,13 +259,16 @@ def strip_title_suffix(title: str, *, publisher: str = "", domain: str = "") -> 
             return rest.strip()
         return title
 
+    squashed = {n.replace(" ", "") for n in names}
+
     def is_site(part: str) -> bool:
         key = word_key(part)
         if not key:
             return True
         if key in names or any(n and (n in key or key in n) for n in names):
             return True
-        return False
+        # "The Riverside Courier" on riversidecourier.example
+        return any(len(n) >= 4 and n in key.replace(" ", "") for n in squashed)
 
     while len(parts) > 1 and is_site(parts[-1]):
         parts.pop()

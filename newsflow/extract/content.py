@@ -14,10 +14,9 @@ output looks suspicious (too short for the page, or furniture-like lines at its 
 from __future__ import annotations
 
 import copy
-import difflib
+import functools
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +57,7 @@ _FURNITURE = re.compile(
 
 # Elements readability never picks as the story; removing them first saves most of its time.
 _NEVER_STORY = (
-    "script", "style", "link", "noscript", "nav", "footer", "aside", "form", "select",
+    "script", "style", "link", "noscript", "nav", "footer", "aside", "select",
     "button", "svg", "iframe", "template", etree.Comment, etree.ProcessingInstruction,
 )
 
@@ -78,23 +77,91 @@ CHROME_TAGS = (
 _DROP = "newsflow-drop"
 
 
+# What a <head> may hold. Anything else found there is body content the parser misplaced: an
+# unknown tag before <body> (``<mbox>``) opens the body inside the head, page and all.
+HEAD_TAGS = frozenset("title meta link base style script noscript template object".split())
+
+
 def prune_chrome(tree: _Element) -> None:
-    """Remove what no extractor reads, in place: the ``<head>``, scripts, styles, comments and
-    :data:`CHROME_TAGS` (their tail text stays where it was).
+    """Remove what no extractor reads, in place: the ``<head>``, scripts, styles, comments,
+    :data:`CHROME_TAGS` and widget forms (their tail text stays where it was).
 
     JSON-LD scripts are kept, in the head too: trafilatura falls back to a JSON-LD
-    ``articleBody`` when a page has no text of its own. Read the page's metadata (dates,
-    bylines) first: a ``<time>`` or byline often sits in a ``<footer>`` or ``<aside>``.
+    ``articleBody`` when a page has no text of its own. Body content that the parser put in
+    the head is moved to the body, not removed. A ``<form>`` that holds most of the page's
+    text, or more text than a widget has, is a layout wrapper (ASP.NET puts whole pages in
+    one) and becomes a plain container; other forms (search, login, newsletter) go. Layout
+    tables become plain blocks (:func:`unlayout_tables`). Read the page's metadata (dates, bylines)
+    first: a ``<time>`` or byline often sits in a ``<footer>`` or ``<aside>``.
     """
     marked = [el for el in tree.iter("script")
               if (el.get("type") or "").strip().lower() != "application/ld+json"]
     head = tree.find("head")
     if head is not None:
+        misplaced = [el for el in head if isinstance(el.tag, str) and el.tag not in HEAD_TAGS]
+        if misplaced:
+            body = tree.find("body")
+            if body is None:
+                body = etree.SubElement(tree, "body")
+            for el in reversed(misplaced):
+                body.insert(0, el)
         marked.extend(el for el in head if isinstance(el.tag, str) and el.tag != "script")
     for el in marked:
         el.tag = _DROP
     etree.strip_elements(tree, _DROP, *CHROME_TAGS, etree.Comment, etree.ProcessingInstruction,
                          with_tail=False)
+    forms = list(tree.iter("form"))
+    if forms:
+        total = len(tree.text_content().split())
+        for form in forms:
+            form.tag = "div" if _holds_content(form, total) else _DROP
+        etree.strip_elements(tree, _DROP, with_tail=False)
+    unlayout_tables(tree)
+
+
+_CELL_BLOCKS = ("table", "div", "p", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6",
+                "blockquote", "pre", "article", "section", "center", "form")
+_CELL_WORDS = 50  # a data table's cell holds a figure or a name, not a paragraph
+
+
+def _layout_tables(tree: _Element) -> list[_Element]:
+    """The tables that lay the page out rather than tabulate data: their cells hold block
+    content (paragraphs, lists, another table) or a paragraph's worth of words."""
+    layout: dict[_Element, None] = {}
+    for block in tree.iter(*_CELL_BLOCKS):
+        table = next(block.iterancestors("table"), None)
+        if table is not None:
+            layout[table] = None
+    for table in tree.iter("table"):
+        if table not in layout and any(len(cell.text_content().split()) >= _CELL_WORDS
+                                       for cell in table.iter("td", "th")):
+            layout[table] = None
+    return list(layout)
+
+
+def unlayout_tables(tree: _Element) -> None:
+    """Turn each layout table into a plain block, in place; data tables stay tables.
+
+    trafilatura writes a table row as one line, so a cell that holds the story and the cell
+    beside it that holds the navigation come out as a single paragraph that neither the
+    combiner nor the cleanup can take apart. Without the ``<table>`` around them, each cell
+    is a block of its own; the cells stay cells, which readability scores as paragraphs.
+    """
+    for table in _layout_tables(tree):
+        table.tag = "div"
+
+
+_WIDGET_WORDS = 150  # a search, login, poll or newsletter form has far fewer words of its own
+
+
+def _holds_content(form: _Element, page_words: int) -> bool:
+    """Whether a ``<form>`` is a container of page content rather than a widget: it holds
+    half the page's words, or more words outside links than any widget has."""
+    words = len(form.text_content().split())
+    if 2 * words > page_words:
+        return True
+    linked = sum(len(a.text_content().split()) for a in form.iter("a"))
+    return words - linked >= _WIDGET_WORDS
 
 
 _SHORT_WORDS = 150  # an extraction shorter than this...
@@ -147,84 +214,236 @@ def block_texts(root: _Element) -> list[str]:
     return out
 
 
-def _key(paragraph: str) -> str:
-    return " ".join(_WORD.findall(paragraph.lower()))
+def _words(paragraph: str) -> list[str]:
+    return _WORD.findall(paragraph.lower())
 
 
-def _tokens(paragraphs: list[str]) -> Counter[str]:
-    counter: Counter[str] = Counter()
-    for p in paragraphs:
-        counter.update(_WORD.findall(p.lower()))
-    return counter
+def _runs(words: list[str]) -> set[tuple[str, ...]]:
+    """A paragraph's runs of three words (the paragraph itself when it is shorter)."""
+    if len(words) < 3:
+        return {tuple(words)} if words else set()
+    return set(zip(words, words[1:], words[2:], strict=False))
 
 
-def _covered(paragraph: str, pool: Counter[str]) -> bool:
-    words = Counter(_WORD.findall(paragraph.lower()))
-    total = sum(words.values())
-    return total > 0 and sum((words & pool).values()) >= 0.8 * total
+def _ngram_pool(words: list[str]) -> set[tuple[str, ...]]:
+    """Every run of one, two and three words of an extraction's word stream (read as one
+    stream, so that two extractors that split the same text differently still share its runs)."""
+    pool: set[tuple[str, ...]] = {(w,) for w in words}
+    pool.update(zip(words, words[1:], strict=False))
+    pool.update(zip(words, words[1:], words[2:], strict=False))
+    return pool
 
 
-def _prose(paragraph: str) -> bool:
-    """A sentence-like paragraph (what a caption, byline or link list is not)."""
-    from newsflow.extract.clean import is_prose
+def _shared(words: list[str], pool: set[tuple[str, ...]]) -> bool:
+    """Whether the other extraction has this paragraph: half its three-word runs (all of its
+    words, when it is shorter) occur there."""
+    runs = _runs(words)
+    return bool(runs) and 2 * len(runs & pool) >= len(runs)
 
-    return is_prose(paragraph) and paragraph.rstrip()[-1:] in _SENTENCE_END
+
+def _blocks_by_text(root: _Element) -> dict[str, _Element]:
+    """The block element that holds each paragraph of the page (as :func:`block_texts` splits
+    it), by the paragraph's words; where a text occurs twice, its first place."""
+    from newsflow.extract.clean import word_key
+
+    out: dict[str, _Element] = {}
+    buf: list[str] = []
+    owners = [root]
+
+    def flush(owner: _Element) -> None:
+        if buf:
+            text = "".join(buf)
+            buf.clear()
+            if not text.isspace():
+                out.setdefault(word_key(text), owner)
+
+    def walk(el: _Element) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in SKIP_TAGS:
+            if el.tail:
+                buf.append(el.tail)
+            return
+        block = tag in BLOCK_TAGS
+        if block:
+            flush(owners[-1])
+            owners.append(el)
+        if el.text and tag:
+            buf.append(el.text)
+        for child in el:
+            walk(child)
+        if block:
+            flush(owners.pop())
+        if el.tail:
+            buf.append(el.tail)
+
+    walk(root)
+    flush(root)
+    return out
 
 
-def merge_extractions(first: list[str], second: list[str]) -> tuple[list[str], str]:
+def _container(elements: list[_Element]) -> _Element | None:
+    """The innermost element that holds all of ``elements``."""
+    if not elements:
+        return None
+    common = [elements[0], *elements[0].iterancestors()]
+    for el in elements[1:]:
+        line = {el, *el.iterancestors()}
+        common = [c for c in common if c in line]
+    return common[0] if common else None
+
+
+def _span(sizes: list[int], shared: list[bool], places: list[_Element | None],
+          container: _Element | None) -> tuple[int, int]:
+    """First and last index of the story in one extraction (of paragraphs of ``sizes`` words):
+    from the first to the last shared paragraph of four words or more (any shared one if there
+    is none), widened over the paragraphs next to it that sit in the story's container.
+    (0, -1) when nothing is shared."""
+    anchors = [i for i, (n, s) in enumerate(zip(sizes, shared, strict=True))
+               if s and n >= _ANCHOR_WORDS] or [i for i, s in enumerate(shared) if s]
+    if not anchors:
+        return 0, -1
+    lo, hi = anchors[0], anchors[-1]
+
+    def inside(i: int) -> bool:
+        place = places[i] if container is not None else None
+        return place is not None and (place is container or container in place.iterancestors())
+
+    while lo > 0 and inside(lo - 1):
+        lo -= 1
+    while hi < len(sizes) - 1 and inside(hi + 1):
+        hi += 1
+    return lo, hi
+
+
+_ANCHOR_WORDS = 4  # a shared paragraph this long marks the story (a shared word or two may not)
+_AGREED_PROSE = 150  # agreeing on fewer words of prose than this may be agreeing on a fragment...
+_FRAGMENT_EXTRA = 100  # ...when one of them has at least this much more prose (and twice as much)
+
+
+@dataclass
+class _Side:
+    """One extraction, read once: each paragraph's words, prose word count and sharedness."""
+
+    paragraphs: list[str]
+    words: list[list[str]]
+    prose: list[int]  # the paragraph's word count if it is prose, else 0
+    shared: list[bool]
+
+    @classmethod
+    def read(cls, paragraphs: list[str]) -> _Side:
+        from newsflow.extract.clean import is_prose
+
+        paragraphs = [p for p in paragraphs if _WORD.search(p)]
+        return cls(paragraphs, [_words(p) for p in paragraphs],
+                   [len(p.split()) if is_prose(p) else 0 for p in paragraphs],
+                   [False] * len(paragraphs))
+
+    def size(self, shared: bool | None = None) -> int:
+        return sum(len(w) for w, s in zip(self.words, self.shared, strict=True)
+                   if shared is None or s == shared)
+
+    def prose_words(self, shared: bool | None = None) -> int:
+        return sum(n for n, s in zip(self.prose, self.shared, strict=True)
+                   if shared is None or s == shared)
+
+
+def merge_extractions(first: list[str], second: list[str], tree: _Element | None = None,
+                      ) -> tuple[list[str], str]:
     """Combine two extractions of one page (``first`` is preferred where they conflict).
 
-    Paragraphs both keep form the agreed span. Inside it we keep what either kept; at its edges
-    we keep only text the other extractor also has (split differently, perhaps). When they
-    hardly agree at all, one of them found the wrong block and ``first`` wins.
+    A paragraph is *shared* when the other extraction has most of its three-word runs. Then:
+
+    - when little is shared (under half of the shorter extraction's words), they found
+      different blocks: the one with more prose wins (a story is prose, a wrong block is
+      usually a list of links, a gallery or a listing);
+    - when they share only a little prose and one of them has far more prose of its own, the
+      other found a fragment of the story (its headline, a caption): that one wins;
+    - otherwise the story runs from the first to the last shared paragraph. Around that span
+      we keep what sits in the same container of the page (``tree``: a lede, a caption, the
+      last paragraph that one extractor dropped) and drop the rest (related links, comments,
+      newsletter boxes); inside it we keep ``first``'s paragraphs and ``second``'s prose.
     """
-    first = [p for p in first if _WORD.search(p)]
-    second = [p for p in second if _WORD.search(p)]
-    if not second:
-        return first, "trafilatura"
-    if not first:
-        return second, "readability"
-    ta, tb = _tokens(first), _tokens(second)
-    shared = sum((ta & tb).values())
-    if not shared or shared < 0.5 * min(sum(ta.values()), sum(tb.values())):
-        return first, "trafilatura"
-    ka = [_key(p) for p in first]
-    kb = [_key(p) for p in second]
-    ops = difflib.SequenceMatcher(None, ka, kb, autojunk=False).get_opcodes()
-    equal = [i for i, op in enumerate(ops) if op[0] == "equal"]
-    lo, hi = (equal[0], equal[-1]) if equal else (len(ops), -1)
-    out: list[str] = []
-    seen: set[str] = set()
-
-    def emit(paragraphs: list[str]) -> None:
-        for p in paragraphs:
-            k = _key(p)
-            if k not in seen:
-                seen.add(k)
-                out.append(p)
-
-    for i, (tag, a0, a1, b0, b1) in enumerate(ops):
-        side_a, side_b = first[a0:a1], second[b0:b1]
-        if tag == "equal":
-            out.extend(side_a)
-            seen.update(ka[a0:a1])
-            continue
-        pool_a, pool_b = _tokens(side_a), _tokens(side_b)
-        if lo < i < hi:
-            emit(side_a)
-            emit([p for p in side_b if _prose(p) and not _covered(p, pool_a)])
-        else:
-            emit([p for p in side_a if _covered(p, pool_b)])
-    return out, "combined"
+    a, b = _Side.read(first), _Side.read(second)
+    if not b.paragraphs:
+        return a.paragraphs, "trafilatura"
+    if not a.paragraphs:
+        return b.paragraphs, "readability"
+    stream_a = [w for ws in a.words for w in ws]
+    stream_b = [w for ws in b.words for w in ws]
+    if stream_a == stream_b:
+        return a.paragraphs, "trafilatura"  # the same text (split alike or not)
+    pool_a, pool_b = _ngram_pool(stream_a), _ngram_pool(stream_b)
+    a.shared = [_shared(w, pool_b) for w in a.words]
+    b.shared = [_shared(w, pool_a) for w in b.words]
+    if all(a.shared) and all(b.shared):
+        return a.paragraphs, "trafilatura"  # the same text, give or take repeats
+    if min(a.size(True), b.size(True)) < 0.5 * min(a.size(), b.size()):
+        if a.prose_words() >= b.prose_words():
+            return a.paragraphs, "trafilatura"
+        return b.paragraphs, "readability"
+    agreed = max(a.prose_words(True), b.prose_words(True))
+    if agreed < _AGREED_PROSE:
+        own, whole, method = max((a.prose_words(False), a.paragraphs, "trafilatura"),
+                                 (b.prose_words(False), b.paragraphs, "readability"),
+                                 key=lambda x: x[0])
+        if own >= max(_FRAGMENT_EXTRA, 2 * agreed):
+            return whole, method
+    return _merge_spans(a, b, tree), "combined"
 
 
-def _readability_document(tree: _Element) -> Any:
-    """A readability ``Document`` over a copy of our parsed tree.
+def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
+    """``a``'s story span, with ``b``'s own prose from its span put where ``b`` has it."""
+    sizes_a, sizes_b = [len(w) for w in a.words], [len(w) for w in b.words]
+    a0, a1 = _span(sizes_a, a.shared, [], None)
+    b0, b1 = _span(sizes_b, b.shared, [], None)
+    # Where the paragraphs are on the page matters only when a span leaves out something
+    # that could be kept: any paragraph of a's, prose of b's.
+    left_out = (a0 > 0 or a1 < len(sizes_a) - 1
+                or any(b.prose[:b0]) or any(b.prose[b1 + 1:]))
+    blocks = _blocks_by_text(tree) if tree is not None and left_out else {}
+    places_a = [blocks.get(" ".join(w)) for w in a.words]
+    places_b = [blocks.get(" ".join(w)) for w in b.words]
+    placed = [(place, len(words)) for side, places in ((a, places_a), (b, places_b))
+              for place, words, s in zip(places, side.words, side.shared, strict=True)
+              if s and place is not None]
+    container = _container([place for place, n in placed if n >= _ANCHOR_WORDS]
+                           or [place for place, _ in placed])
+    a0, a1 = _span(sizes_a, a.shared, places_a, container)
+    b0, b1 = _span(sizes_b, b.shared, places_b, container)
+    # Where each of a's three-word runs is, to put b's paragraphs after the text they follow.
+    where: dict[tuple[str, ...], int] = {}
+    for i in range(a1, a0 - 1, -1):
+        where.update(dict.fromkeys(_runs(a.words[i]), i))
+    inserts: dict[int, list[str]] = {}
+    at = a0 - 1
+    for i in range(b0, b1 + 1):
+        if b.shared[i]:
+            at = max((where[run] for run in _runs(b.words[i]) if run in where), default=at)
+        elif b.prose[i]:
+            inserts.setdefault(at, []).append(b.paragraphs[i])
+    merged = list(inserts.get(a0 - 1, []))
+    for i in range(a0, a1 + 1):
+        merged.append(a.paragraphs[i])
+        merged.extend(inserts.get(i, []))
+    return merged
+
+
+def _text_length(el: _Element) -> int:
+    """The length of an element's text with each run of white space counted once."""
+    return len(" ".join(el.text_content().split()))
+
+
+@functools.cache
+def _tree_document_class() -> Any:
+    """readability's ``Document`` over a copy of our parsed tree (made once, on first use).
 
     readability re-parses its input for each of its passes and runs lxml's ``Cleaner``, whose
     link rewriting costs more than the scoring itself. We give it a copy of the tree we already
     parsed, with scripts, styles and comments stripped by lxml in C; it never needs to rewrite
-    links because we only keep its text. (readability-lxml 0.9: ``Document._parse`` is the hook.)
+    links because we only keep its text. Its link density normalises white space with three
+    regular expressions per element, a third of its time; ours splits once and gives the same
+    lengths (a run of white space counts as one character either way).
+    (readability-lxml 0.9: ``Document._parse`` and ``get_link_density`` are the hooks.)
     """
     from readability import Document
     from readability.readability import REGEXES
@@ -241,7 +460,95 @@ def _readability_document(tree: _Element) -> Any:
             etree.strip_elements(doc, *_NEVER_STORY, with_tail=False)
             return doc
 
-    return _TreeDocument(tree)
+        def get_link_density(self, elem: _Element) -> float:
+            links = sum(_text_length(a) for a in elem.iterdescendants("a"))
+            return links / max(_text_length(elem), 1)
+
+        def score_paragraphs(self) -> dict[_Element, dict[str, Any]]:
+            # readability's scoring, with white space normalised by one split instead of three
+            # regular expressions per paragraph, and no debug descriptions built.
+            candidates: dict[_Element, dict[str, Any]] = {}
+            ordered = []
+            for elem in self.tags(self._html(), "p", "pre", "td", "blockquote"):
+                parent = elem.getparent()
+                if parent is None:
+                    continue
+                grandparent = parent.getparent()
+                text = " ".join((elem.text_content() or "").split())
+                if len(text) < self.min_text_length:
+                    continue
+                for node in (parent, grandparent):
+                    if node is not None and node not in candidates:
+                        candidates[node] = self.score_node(node)
+                        ordered.append(node)
+                score = 1 + len(text.split(",")) + min(len(text) / 100, 3)
+                candidates[parent]["content_score"] += score
+                if grandparent is not None:
+                    candidates[grandparent]["content_score"] += score / 2.0
+            for node in ordered:
+                candidates[node]["content_score"] *= 1 - self.get_link_density(node)
+            return candidates
+
+        def remove_unlikely_candidates(self) -> None:
+            # readability's rule, tested only on elements that have a class or an id.
+            unlikely, maybe = REGEXES["unlikelyCandidatesRe"], REGEXES["okMaybeItsACandidateRe"]
+            for elem in self.html.xpath(".//*[@class or @id]"):
+                marks = f"{elem.get('class', '')} {elem.get('id', '')}"
+                if (len(marks) >= 2 and unlikely.search(marks) and not maybe.search(marks)
+                        and elem.tag not in ("html", "body")
+                        and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
+                        and not elem.xpath("descendant-or-self::main | descendant-or-self::article"
+                                           " | descendant-or-self::math")):
+                    elem.drop_tree()
+
+        def transform_misused_divs_into_paragraphs(self) -> None:
+            # readability's rule, with its test "the serialised children match
+            # <(blockquote|dl|div|img|ol|p|pre|table|ul)" made on the element tags instead.
+            for elem in list(self.html.iter("div")):
+                if not _holds_blocks(elem):
+                    elem.tag = "p"
+            for elem in list(self.html.iter("div")):
+                children = list(elem)
+                paragraph = None
+                if elem.text and elem.text.strip():
+                    paragraph = lxml.html.fragment_fromstring("<p/>")
+                    paragraph.text, elem.text = elem.text, None
+                    elem.insert(0, paragraph)
+                for child in children:
+                    if child.tag == "br" or child.tag not in _INLINE_TAGS or _holds_blocks(
+                            child, self_too=True):
+                        paragraph = None
+                        continue
+                    if paragraph is None:
+                        paragraph = lxml.html.fragment_fromstring("<p/>")
+                        child.addprevious(paragraph)
+                    paragraph.append(child)
+                for pos, child in reversed(list(enumerate(elem))):
+                    if child.tail and child.tail.strip():
+                        paragraph = lxml.html.fragment_fromstring("<p/>")
+                        paragraph.text, child.tail = child.tail, None
+                        elem.insert(pos + 1, paragraph)
+                    if child.tag == "br":
+                        child.drop_tree()
+
+    return _TreeDocument
+
+
+_INLINE_TAGS = frozenset("a b cite code em font i small span strong sub sup u".split())
+_BLOCK_PREFIXES = ("blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul")
+
+
+def _holds_blocks(elem: _Element, *, self_too: bool = False) -> bool:
+    """Whether readability's ``divToPElementsRe`` would find a block tag in ``elem``'s
+    serialised descendants (and ``elem`` itself with ``self_too``); the regular expression has
+    no word boundary, so it is a prefix test (``<param``, ``<picture`` match ``<p``)."""
+    nodes = elem.iter() if self_too else elem.iterdescendants()
+    return any(isinstance(el.tag, str) and el.tag.startswith(_BLOCK_PREFIXES) for el in nodes)
+
+
+def _readability_document(tree: _Element) -> Any:
+    """A readability ``Document`` over a copy of ``tree`` (see :func:`_tree_document_class`)."""
+    return _tree_document_class()(tree)
 
 
 def readability_paragraphs(tree: _Element) -> list[str]:
@@ -254,11 +561,14 @@ def readability_paragraphs(tree: _Element) -> list[str]:
         return []
     for el in list(root.iter("figure", "figcaption", "picture", "aside", "nav", "footer")):
         el.drop_tree()
+    # Furniture is small: an element holding half the container's text is the story, whatever
+    # its classes say (WordPress marks the article itself "tag-<topic> category-<topic>").
+    total = len(root.text_content())
     for el in list(root.iter()):
         if el.getparent() is None or not isinstance(el.tag, str):
             continue
         marks = f"{el.get('class', '')} {el.get('id', '')}"
-        if marks.strip() and _FURNITURE.search(marks):
+        if marks.strip() and _FURNITURE.search(marks) and 2 * len(el.text_content()) < total:
             el.drop_tree()
     return [p for p in block_texts(root) if _WORD.search(p)]
 
@@ -284,22 +594,45 @@ def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
     return out
 
 
+_ODD_SHARE = 0.1  # this share of an extraction's words outside prose makes it look twice
+
+
 def _needs_second_opinion(paragraphs: list[str], tree: _Element) -> bool:
     """Whether trafilatura's result looks like it may hold furniture or miss the story.
 
     Cheap signals only: little text (under 150 words) that is also less than half of the
-    page's text, so trafilatura may have missed the story (a short page is just short); or
+    page's text, so trafilatura may have missed the story (a short page is just short);
     lines at its edges that are not prose (headline, newsletter box, "related" lists,
-    copyright), which is where it goes wrong.
+    copyright), which is where it goes wrong; a line that is the text of a link on the page (a
+    list of other stories); or a tenth of its words in lines that are not prose (table
+    rows of a layout, navigation, teasers).
     """
+    from newsflow.extract.clean import is_prose, word_key
+
+    if not paragraphs:
+        return True
     edges = paragraphs[:2] + paragraphs[-3:]
     if sum(1 for p in edges if not _prose(p)) >= 3:
         return True
-    if sum(len(p.split()) for p in paragraphs) >= _SHORT_WORDS:
+    words = sum(len(p.split()) for p in paragraphs)
+    odd = sum(len(p.split()) for p in paragraphs if not is_prose(p))
+    if odd >= _ODD_SHARE * words:
+        return True
+    headlines = {word_key(p) for p in paragraphs if len(p.split()) >= 3}
+    if any(word_key(a.text_content()) in headlines for a in tree.iter("a")):
+        return True
+    if words >= _SHORT_WORDS:
         return False
     body = tree.find("body")
     page_chars = len(" ".join((body if body is not None else tree).text_content().split()))
     return sum(len(p) for p in paragraphs) < _SHORT_SHARE * page_chars
+
+
+def _prose(paragraph: str) -> bool:
+    """A sentence-like paragraph (what a caption, byline or link list is not)."""
+    from newsflow.extract.clean import is_prose
+
+    return is_prose(paragraph) and paragraph.rstrip()[-1:] in _SENTENCE_END
 
 
 def extract_content(
@@ -319,5 +652,5 @@ def extract_content(
     if not (run and allow_compare):
         return ContentResult(first, "trafilatura" if first else "none")
     second = readability_paragraphs(tree)
-    paragraphs, method = merge_extractions(first, second)
+    paragraphs, method = merge_extractions(first, second, tree)
     return ContentResult(paragraphs, method if paragraphs else "none")

@@ -2,23 +2,29 @@
 
 Sources in the order we trust them: the page's JSON-LD (``datePublished``), its Open Graph and
 other ``<meta>`` tags, a ``<time>`` element, the feed entry, a relative date line on the page
-("Published 1 hour ago", "3 hrs ago", "yesterday", resolved against the fetch time), and the
-date in the URL (``/2019/11/20/``). ``published_at_source`` records which one won, so a reader
-can tell a precise timestamp from a day guessed from a path. Times without a zone are taken as
-UTC; a date in the future (beyond a day of clock skew) is rejected.
+("Published 1 hour ago", "vor 3 Stunden", "il y a 2 heures", "2時間前", resolved against the fetch
+time), and the date in the URL (``/2019/11/20/``). ``published_at_source`` records which one
+won, so a reader can tell a precise timestamp from a day guessed from a path. A date in the
+future (beyond a day of clock skew) is rejected.
+
+A time without a zone is read in the page's zone (the offset its other dates declare), else
+the feed's zone when the caller knows it, else UTC. Relative dates are read by ``dateparser``
+in the page's (or feed's) language: it is imported, and its language data loaded, only for a
+page that has no absolute date to offer.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from newsflow.extract.metadata import PageMeta
 
-__all__ = ["DateInfo", "find_dates", "parse_date", "parse_relative"]
+__all__ = ["DateInfo", "find_dates", "page_zone", "parse_date", "parse_relative"]
 
 _PUBLISHED_META = (
     "article:published_time", "og:published_time", "article:published", "datepublished",
@@ -42,22 +48,13 @@ _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])(?:[/-](0?[1-9]|[12]\d|3[01]))?(?=[/-]|$)"
 )
 _URL_DATE_COMPACT = re.compile(r"/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=/)")
-_UNITS = {
-    "s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds",
-    "m": "minutes", "min": "minutes", "mins": "minutes", "minute": "minutes",
-    "h": "hours", "hr": "hours", "hrs": "hours", "hour": "hours",
-    "d": "days", "day": "days", "w": "weeks", "wk": "weeks", "wks": "weeks", "week": "weeks",
-    "month": "months", "mo": "months", "mos": "months", "y": "years", "yr": "years",
-    "yrs": "years", "year": "years",
-}
-_RELATIVE = re.compile(
-    r"(?:(?<!\d)(\d{1,3})|\b(an?|one))\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?"
-    r"|weeks?|mo|mos|months?|y|yrs?|years?)\s+ago\b",
-    re.I,
-)
-_YESTERDAY = re.compile(
-    r"^\W*(?:(?:published|posted|updated)\s*:?\s*)?(yesterday|today|just now)\b", re.I
-)
+_RELATIVE_LINES = 20  # a date line sits near the top of the extracted text...
+_RELATIVE_WORDS = 8  # ...and is short
+_GLUED = re.compile(r"(?<=[^\W\d_])(?=\d)")  # "Published1 hour ago": spans joined without a space
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_OLDEST = timedelta(days=366)  # a publication date given as "ago" is recent
+_LABEL_WORDS = 5  # the rest of a date line is a label ("Mis à jour", "Published", a byline)
+_WIDEN = 3  # words before a found phrase that may hold its marker ("il y" of "il y a 2 h")
 
 
 @dataclass
@@ -69,21 +66,26 @@ class DateInfo:
     modified_at: datetime | None = None
 
 
-def parse_date(value: Any) -> datetime | None:
-    """A UTC datetime from an ISO-8601, RFC 2822 or free-form date string (None if not one)."""
+def _parse_local(value: Any) -> datetime | None:
+    """A datetime as the text says it: with its zone when it has one, naive otherwise."""
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str) and value.strip():
-        dt_or_none = _parse_text(value.strip()[:100])
-        if dt_or_none is None:
-            return None
-        dt = dt_or_none
-    else:
+        return value
+    if isinstance(value, str) and value.strip():
+        return _parse_text(value.strip()[:100])
+    return None
+
+
+def parse_date(value: Any, tz: tzinfo | None = None) -> datetime | None:
+    """A UTC datetime from an ISO-8601, RFC 2822 or free-form date string (None if not one).
+
+    A time without a zone is taken to be in ``tz`` (UTC when None)."""
+    dt = _parse_local(value)
+    if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+        dt = dt.replace(tzinfo=tz or UTC)
     dt = dt.astimezone(UTC)
     if not 1990 <= dt.year <= 2100:
         return None
@@ -105,35 +107,12 @@ def _parse_text(text: str) -> datetime | None:
         pass
     if not re.search(r"\d", text):
         return None
-    from dateutil import parser as dateparser
+    from dateutil import parser as dateutil_parser
 
     try:
-        return dateparser.parse(text, tzinfos=_TZINFOS, fuzzy=False)  # type: ignore[arg-type]
+        return dateutil_parser.parse(text, tzinfos=_TZINFOS, fuzzy=False)  # type: ignore[arg-type]
     except (ValueError, OverflowError, TypeError):
         return None
-
-
-def parse_relative(text: str, now: datetime) -> datetime | None:
-    """Resolve "1 hour ago", "3 hrs ago", "Published1 hour ago", "yesterday" against ``now``."""
-    text = " ".join(text.split())
-    match = _RELATIVE.search(text)
-    if match:
-        amount_text = (match.group(1) or match.group(2)).lower()
-        unit = match.group(3).lower()
-        amount = 1 if amount_text in ("a", "an", "one") else int(amount_text)
-        name = _UNITS.get(unit) or _UNITS.get(unit.rstrip("s")) or "hours"
-        if name == "months":
-            delta = timedelta(days=30 * amount)
-        elif name == "years":
-            delta = timedelta(days=365 * amount)
-        else:
-            delta = timedelta(**{name: amount})
-        return now - delta
-    match = _YESTERDAY.search(text)
-    if match:
-        word = match.group(1).lower()
-        return now - timedelta(days=1) if word == "yesterday" else now
-    return None
 
 
 def _jsonld_value(article: dict[str, Any], key: str) -> Any:
@@ -143,10 +122,83 @@ def _jsonld_value(article: dict[str, Any], key: str) -> Any:
     return value
 
 
-def _time_elements(page: PageMeta) -> tuple[datetime | None, datetime | None]:
+def page_zone(page: PageMeta) -> tzinfo | None:
+    """The zone the page declares: the UTC offset of the first of its dates that has one."""
+    values = [_jsonld_value(page.article, "datePublished"),
+              _jsonld_value(page.article, "dateModified"),
+              *(v for name in (*_PUBLISHED_META, *_MODIFIED_META) for v in page.meta.get(name, ())),
+              *(value for value, _ in page.times)]
+    for value in values:
+        dt = _parse_local(value)
+        offset = dt.utcoffset() if dt is not None else None
+        if offset is not None:
+            return timezone(offset)
+    return None
+
+
+def _maybe_date_line(text: str) -> bool:
+    """Cheap test before asking dateparser: a short line with a figure in it ("3 hours ago",
+    "vor 3 Stunden", "2時間前") or of a word or three ("yesterday", "gestern", "hier")."""
+    words = len(text.split())
+    if _UNSPACED.search(text):
+        return len(text) <= 3 * _RELATIVE_WORDS
+    return words <= _RELATIVE_WORDS and (words <= 3 or any(c.isdigit() for c in text))
+
+
+def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None = None,
+                   tz: tzinfo | None = None) -> datetime | None:
+    """The UTC time a relative date line means ("Published 1 hour ago", "vor 3 Stunden",
+    "il y a 2 heures", "hace 3 horas", "há 2 horas", "3 часа назад", "2時間前", "gestern, 14:30"),
+    read by ``dateparser`` in ``languages`` (English when None) against ``now``; a clock time
+    in it is in ``tz`` (UTC when None). None when the line holds no relative date.
+
+    dateparser's search finds candidate phrases; one counts when dateparser's relative-time
+    parser reads it the same whether it is told to prefer past or future dates: "3 hours
+    ago" and "gestern" say which way, a bare "2 min" (of "2 min read") does not, and names of
+    weekdays and months are no relative time at all. The phrase must be most of its line
+    ("now" in a sentence is not a date line) and within a year before ``now``.
+    """
+    text = _GLUED.sub(" ", " ".join(text.split()))
+    if not text or not _maybe_date_line(text):
+        return None
+    from dateparser import parse
+    from dateparser.search import search_dates
+
+    zone = tz or UTC
+    local_now = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(zone)
+    base = local_now.replace(tzinfo=None)
+    langs = list(languages or ["en"])
+
+    def read(phrase: str, prefer: str) -> datetime | None:
+        settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer,
+                    "RETURN_AS_TIMEZONE_AWARE": False, "PARSERS": ["relative-time"]}
+        return parse(phrase, languages=langs, settings=settings)  # type: ignore[arg-type]
+
+    try:
+        found = search_dates(text, languages=langs,
+                             settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past",
+                                       "RETURN_AS_TIMEZONE_AWARE": False}) or []
+        for phrase, _ in found:
+            before = text[:max(text.find(phrase), 0)].split()
+            for widen in range(min(_WIDEN, len(before)) + 1):
+                candidate = " ".join([*before[len(before) - widen:], phrase])
+                if len(text.split()) - len(candidate.split()) > _LABEL_WORDS:
+                    continue  # "now" in "News 24 is now on your phone"
+                when = read(candidate, "past")
+                if when is None or when != read(candidate, "future"):
+                    continue  # not relative ("Friday", "Jan"), or no direction ("2 min")
+                at = when.astimezone(zone) if when.tzinfo else when.replace(tzinfo=zone)
+                if timedelta(0) <= local_now - at <= _OLDEST:
+                    return at.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError):
+        return None  # an unknown language code, or a phrase dateparser chokes on
+    return None
+
+
+def _time_elements(page: PageMeta, tz: tzinfo | None) -> tuple[datetime | None, datetime | None]:
     published = modified = None
     for value, marks in page.times:
-        dt = parse_date(value)
+        dt = parse_date(value, tz)
         if dt is None:
             continue
         if "modif" in marks or "updat" in marks:
@@ -175,41 +227,48 @@ def find_dates(
     fetched_at: datetime | None,
     feed_published: datetime | None = None,
     lines: list[str] | None = None,
+    languages: Sequence[str] | None = None,
+    feed_zone: tzinfo | None = None,
 ) -> DateInfo:
     """Publication and modification times from every source, the most trusted one winning.
 
     ``lines`` are text lines of the page (the extractor's paragraphs before cleanup), searched
-    for a relative date line near the top.
+    for a relative date line near the top, in ``languages`` (the page's or feed's language),
+    only when no source before it has a date. ``feed_zone`` is the feed's time zone, for
+    times without one on a page that declares none.
     """
     now = fetched_at or datetime.now(UTC)
     latest = now + timedelta(days=1)
+    zone = page_zone(page) or feed_zone
 
     def ok(dt: datetime | None) -> datetime | None:
         return dt if dt is not None and dt <= latest else None
 
-    candidates: list[tuple[str, datetime | None]] = [
-        ("jsonld", ok(parse_date(_jsonld_value(page.article, "datePublished")))),
-        ("meta", ok(parse_date(page.first(*_PUBLISHED_META)))),
-    ]
-    time_published, time_modified = _time_elements(page)
-    candidates.append(("time", ok(time_published)))
-    candidates.append(("feed", ok(feed_published.astimezone(UTC) if feed_published else None)))
-    relative = None
-    for line in (lines or [])[:20]:
-        if len(line.split()) <= 8:
-            relative = parse_relative(line, now)
-            if relative is not None:
-                break
-    candidates.append(("relative", ok(relative)))
-    candidates.append(("url", ok(_url_date(url))))
+    def relative() -> datetime | None:
+        for line in (lines or [])[:_RELATIVE_LINES]:
+            found = parse_relative(line, now, languages=languages, tz=zone)
+            if found is not None:
+                return found
+        return None
+
+    time_published, time_modified = _time_elements(page, zone)
+    candidates = (
+        ("jsonld", lambda: parse_date(_jsonld_value(page.article, "datePublished"), zone)),
+        ("meta", lambda: parse_date(page.first(*_PUBLISHED_META), zone)),
+        ("time", lambda: time_published),
+        ("feed", lambda: feed_published.astimezone(UTC) if feed_published else None),
+        ("relative", relative),
+        ("url", lambda: _url_date(url)),
+    )
     info = DateInfo()
-    for source, dt in candidates:
+    for source, read in candidates:
+        dt = ok(read())
         if dt is not None:
             info.published_at, info.published_at_source = dt, source
             break
     info.modified_at = (
-        ok(parse_date(_jsonld_value(page.article, "dateModified")))
-        or ok(parse_date(page.first(*_MODIFIED_META)))
+        ok(parse_date(_jsonld_value(page.article, "dateModified"), zone))
+        or ok(parse_date(page.first(*_MODIFIED_META), zone))
         or ok(time_modified)
     )
     if info.modified_at and info.published_at and info.modified_at < info.published_at:
