@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
               f"Flink         {info['flink_version']}, {info['taskmanagers']} TaskManagers, "
               f"{info['slots']} slots, {info['jobs_running']} jobs running\n"
               f"job server    {info['job_endpoint']}\nworker pool   {info['worker_pool']}\n"
-              "submit with:\n"
+              "submit with (the workers are on this machine: a local dead-letter path works):\n"
               f"  newsflow ingest --feeds FILE --runner PortableRunner "
               f"--job_endpoint {info['job_endpoint']} \\\n"
               f"    --environment_type EXTERNAL --environment_config {info['worker_pool']} "
-              "[--streaming]")
+              "--dead_letters deadletters/run.jsonl [--streaming]")
     return 0 if info["running"] else 3
