@@ -126,7 +126,8 @@ def test_build_stories_and_combine_by_id_as_the_in_memory_path_uses_them() -> No
 
 
 def test_an_empty_pane_builds_no_story() -> None:
-    """Flink fires an empty pane for a key as a streaming job drains: no story, no error."""
+    """Flink emits a window's empty panes (the SDK asks for them: FIRE_ALWAYS, EMIT_ALWAYS), at
+    the latest as a streaming job drains: no story, no error."""
     from transforms.dedupe import _BuildStoryFn, _CombineVersionsFn
 
     assert list(_BuildStoryFn(final=True).process(("label", []))) == []
