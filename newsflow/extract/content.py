@@ -17,6 +17,7 @@ import copy
 import functools
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,38 +181,44 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def block_texts(root: _Element) -> list[str]:
-    """The text of an element as paragraphs, one per block-level element (inline text joined)."""
-    out: list[str] = []
+def _block_runs(root: _Element) -> Iterator[tuple[str, _Element]]:
+    """The text of each block of ``root``, as written (white space not squashed), with the
+    block-level element that holds it: one run per block-level element, inline text joined,
+    :data:`SKIP_TAGS` left out. One pass in lxml's walker (no recursion in Python)."""
     buf: list[str] = []
-
-    def flush() -> None:
-        text = _squash("".join(buf))
-        if text:
-            out.append(text)
-        buf.clear()
-
-    def walk(el: _Element) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in SKIP_TAGS:
+    owners = [root]
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in walker:
+        if event == "start":
+            tag = el.tag
+            if tag in SKIP_TAGS:
+                walker.skip_subtree()
+                continue
+            if tag in BLOCK_TAGS:
+                if buf:
+                    yield "".join(buf), owners[-1]
+                    buf.clear()
+                owners.append(el)
+            if el.text:
+                buf.append(el.text)
+        elif event == "end":
+            tag = el.tag
+            if tag in BLOCK_TAGS:
+                if buf:
+                    yield "".join(buf), owners[-1]
+                    buf.clear()
+                owners.pop()
             if el.tail:
                 buf.append(el.tail)
-            return
-        block = tag in BLOCK_TAGS
-        if block:
-            flush()
-        if el.text and tag:
-            buf.append(el.text)
-        for child in el:
-            walk(child)
-        if block:
-            flush()
-        if el.tail:
+        elif el.tail:  # a comment or processing instruction: only its tail is page text
             buf.append(el.tail)
+    if buf:
+        yield "".join(buf), root
 
-    walk(root)
-    flush()
-    return out
+
+def block_texts(root: _Element) -> list[str]:
+    """The text of an element as paragraphs, one per block-level element (inline text joined)."""
+    return [text for text in (_squash(run) for run, _ in _block_runs(root)) if text]
 
 
 def _words(paragraph: str) -> list[str]:
@@ -247,37 +254,9 @@ def _blocks_by_text(root: _Element) -> dict[str, _Element]:
     from newsflow.extract.clean import word_key
 
     out: dict[str, _Element] = {}
-    buf: list[str] = []
-    owners = [root]
-
-    def flush(owner: _Element) -> None:
-        if buf:
-            text = "".join(buf)
-            buf.clear()
-            if not text.isspace():
-                out.setdefault(word_key(text), owner)
-
-    def walk(el: _Element) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in SKIP_TAGS:
-            if el.tail:
-                buf.append(el.tail)
-            return
-        block = tag in BLOCK_TAGS
-        if block:
-            flush(owners[-1])
-            owners.append(el)
-        if el.text and tag:
-            buf.append(el.text)
-        for child in el:
-            walk(child)
-        if block:
-            flush(owners.pop())
-        if el.tail:
-            buf.append(el.tail)
-
-    walk(root)
-    flush(root)
+    for text, owner in _block_runs(root):
+        if not text.isspace():
+            out.setdefault(word_key(text), owner)
     return out
 
 
@@ -460,6 +439,12 @@ def _tree_document_class() -> Any:
             etree.strip_elements(doc, *_NEVER_STORY, with_tail=False)
             return doc
 
+        def get_clean_html(self) -> str:
+            # The story container itself, for readability_paragraphs to read without
+            # parsing readability's HTML again.
+            self.story = self.html
+            return str(super().get_clean_html())
+
         def get_link_density(self, elem: _Element) -> float:
             links = sum(_text_length(a) for a in elem.iterdescendants("a"))
             return links / max(_text_length(elem), 1)
@@ -485,17 +470,31 @@ def _tree_document_class() -> Any:
                 candidates[parent]["content_score"] += score
                 if grandparent is not None:
                     candidates[grandparent]["content_score"] += score / 2.0
+            # Link density, as get_link_density, with each link's length taken once (a link
+            # counts for its parent's and grandparent's candidates alike).
+            link_lengths: dict[_Element, int] = {}
             for node in ordered:
-                candidates[node]["content_score"] *= 1 - self.get_link_density(node)
+                links = 0
+                for link in node.iterdescendants("a"):
+                    length = link_lengths.get(link)
+                    if length is None:
+                        length = link_lengths[link] = _text_length(link)
+                    links += length
+                candidates[node]["content_score"] *= 1 - links / max(_text_length(node), 1)
             return candidates
 
         def remove_unlikely_candidates(self) -> None:
             # readability's rule, tested only on elements that have a class or an id.
+            # Pages repeat a few class names on many elements: each is tested once.
             unlikely, maybe = REGEXES["unlikelyCandidatesRe"], REGEXES["okMaybeItsACandidateRe"]
+            tested: dict[str, bool] = {}
             for elem in self.html.xpath(".//*[@class or @id]"):
                 marks = f"{elem.get('class', '')} {elem.get('id', '')}"
-                if (len(marks) >= 2 and unlikely.search(marks) and not maybe.search(marks)
-                        and elem.tag not in ("html", "body")
+                drop = tested.get(marks)
+                if drop is None:
+                    drop = tested[marks] = bool(len(marks) >= 2 and unlikely.search(marks)
+                                                and not maybe.search(marks))
+                if (drop and elem.tag not in ("html", "body")
                         and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
                         and not elem.xpath("descendant-or-self::main | descendant-or-self::article"
                                            " | descendant-or-self::math")):
@@ -511,7 +510,7 @@ def _tree_document_class() -> Any:
                 children = list(elem)
                 paragraph = None
                 if elem.text and elem.text.strip():
-                    paragraph = lxml.html.fragment_fromstring("<p/>")
+                    paragraph = elem.makeelement("p", {})
                     paragraph.text, elem.text = elem.text, None
                     elem.insert(0, paragraph)
                 for child in children:
@@ -520,12 +519,12 @@ def _tree_document_class() -> Any:
                         paragraph = None
                         continue
                     if paragraph is None:
-                        paragraph = lxml.html.fragment_fromstring("<p/>")
+                        paragraph = elem.makeelement("p", {})
                         child.addprevious(paragraph)
                     paragraph.append(child)
                 for pos, child in reversed(list(enumerate(elem))):
                     if child.tail and child.tail.strip():
-                        paragraph = lxml.html.fragment_fromstring("<p/>")
+                        paragraph = elem.makeelement("p", {})
                         paragraph.text, child.tail = child.tail, None
                         elem.insert(pos + 1, paragraph)
                     if child.tag == "br":
@@ -554,8 +553,9 @@ def _readability_document(tree: _Element) -> Any:
 def readability_paragraphs(tree: _Element) -> list[str]:
     """readability-lxml's story container as paragraphs, figures and furniture removed."""
     try:
-        summary = _readability_document(tree).summary(html_partial=True)
-        root = lxml.html.fragment_fromstring(summary, create_parent="div")
+        document = _readability_document(tree)
+        document.summary(html_partial=True)
+        root = document.story
     except Exception as exc:  # noqa: BLE001 - readability raises its own Unparseable and more
         LOG.debug("readability failed: %s", exc)
         return []
