@@ -431,10 +431,17 @@ def _tree_document_class() -> Any:
         def _parse(self, input: _Element) -> _Element:
             doc = copy.deepcopy(input)
             self.encoding = "utf-8"
-            for elem in doc.xpath("//*[@hidden]"):
+            hidden, styled = [], []
+            for elem in doc.iter(etree.Element):  # one walk, faster than two XPath queries
+                if elem.get("hidden") is not None:
+                    hidden.append(elem)
+                if elem.get("style") is not None:
+                    styled.append(elem)
+            for elem in hidden:
                 elem.drop_tree()
-            for elem in doc.xpath("//*[@style]"):
-                if REGEXES["displayNoneRe"].search(elem.get("style")):
+            for elem in styled:  # one that went with a hidden ancestor has no parent now
+                if elem.getparent() is not None and REGEXES["displayNoneRe"].search(
+                        elem.get("style")):
                     elem.drop_tree()
             etree.strip_elements(doc, *_NEVER_STORY, with_tail=False)
             return doc
@@ -484,20 +491,31 @@ def _tree_document_class() -> Any:
             return candidates
 
         def remove_unlikely_candidates(self) -> None:
-            # readability's rule, tested only on elements that have a class or an id.
-            # Pages repeat a few class names on many elements: each is tested once.
+            # readability's rule, tested only on elements that have a class or an id. Pages
+            # repeat a few class names on many elements: each is tested once. The elements to
+            # remove are found first, then removed in document order, each unless it went with
+            # an ancestor (removing it again would change nothing left).
             unlikely, maybe = REGEXES["unlikelyCandidatesRe"], REGEXES["okMaybeItsACandidateRe"]
             tested: dict[str, bool] = {}
-            for elem in self.html.xpath(".//*[@class or @id]"):
-                marks = f"{elem.get('class', '')} {elem.get('id', '')}"
+            found = []
+            for elem in self.html.iterdescendants(etree.Element):
+                names, ident = elem.get("class"), elem.get("id")
+                if names is None and ident is None:
+                    continue
+                marks = f"{names or ''} {ident or ''}"
                 drop = tested.get(marks)
                 if drop is None:
                     drop = tested[marks] = bool(len(marks) >= 2 and unlikely.search(marks)
                                                 and not maybe.search(marks))
-                if (drop and elem.tag not in ("html", "body")
-                        and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
-                        and not elem.xpath("descendant-or-self::main | descendant-or-self::article"
-                                           " | descendant-or-self::math")):
+                if drop and elem.tag not in ("html", "body"):
+                    found.append(elem)
+            dropped: set[_Element] = set()
+            for elem in found:
+                ancestors = list(elem.iterancestors())
+                if (dropped.isdisjoint(ancestors)
+                        and all(el.tag not in ("pre", "code") for el in (elem, *ancestors))
+                        and next(elem.iter("main", "article", "math"), None) is None):
+                    dropped.add(elem)
                     elem.drop_tree()
 
         def transform_misused_divs_into_paragraphs(self) -> None:
