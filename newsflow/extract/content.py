@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import lxml.html
 from lxml import etree
 from lxml.etree import _Element
 
@@ -128,16 +127,12 @@ _CELL_WORDS = 50  # a data table's cell holds a figure or a name, not a paragrap
 def _layout_tables(tree: _Element) -> list[_Element]:
     """The tables that lay the page out rather than tabulate data: their cells hold block
     content (paragraphs, lists, another table) or a paragraph's worth of words."""
-    layout: dict[_Element, None] = {}
-    for block in tree.iter(*_CELL_BLOCKS):
-        table = next(block.iterancestors("table"), None)
-        if table is not None:
-            layout[table] = None
-    for table in tree.iter("table"):
-        if table not in layout and any(len(cell.text_content().split()) >= _CELL_WORDS
-                                       for cell in table.iter("td", "th")):
-            layout[table] = None
-    return list(layout)
+    # A table with a block inside is the nearest table around some block (that block, or a
+    # table inside it that is): one search from each table, stopping at the first block.
+    return [table for table in tree.iter("table")
+            if next(table.iterdescendants(*_CELL_BLOCKS), None) is not None
+            or any(len(cell.text_content().split()) >= _CELL_WORDS
+                   for cell in table.iter("td", "th"))]
 
 
 def unlayout_tables(tree: _Element) -> None:
@@ -655,19 +650,21 @@ def _prose(paragraph: str) -> bool:
 
 def extract_content(
     tree: _Element, url: str | None = None, *, compare: bool | None = None,
-    allow_compare: bool = True,
+    max_nodes: int | None = None,
 ) -> ContentResult:
     """The story paragraphs of a parsed page (``tree`` is not modified).
 
     trafilatura runs first; readability runs too when trafilatura's result looks suspicious
-    (``compare=None``), always (``compare=True``) or never (``compare=False`` or not
-    ``allow_compare``, which bounds the time spent on huge pages), and the two are merged with
-    :func:`merge_extractions`.
+    (``compare=None``), always (``compare=True``) or never (``compare=False``, or a tree of
+    more than ``max_nodes`` elements: that bounds the time spent on huge pages), and the two
+    are merged with :func:`merge_extractions`.
     """
     # No copy needed: trafilatura.extract copies an element input before it prunes anything.
     first = trafilatura_paragraphs(tree, url)
     run = _needs_second_opinion(first, tree) if compare is None else compare
-    if not (run and allow_compare):
+    if run and max_nodes is not None:
+        run = int(tree.xpath("count(//*)")) <= max_nodes
+    if not run:
         return ContentResult(first, "trafilatura" if first else "none")
     second = readability_paragraphs(tree)
     paragraphs, method = merge_extractions(first, second, tree)

@@ -103,24 +103,28 @@ def read_meta(tree: _Element) -> PageMeta:
     page = PageMeta()
     root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
     page.lang = (root.get("lang") or root.get("xml:lang") or "").strip()
-    title = tree.find(".//title")
+    found: dict[str, list[_Element]] = {"title": [], "meta": [], "link": [], "script": [],
+                                        "time": []}
+    for el in tree.iter(*found):  # one walk for the five kinds
+        found[el.tag].append(el)
+    title = found["title"][0] if found["title"] else None
     if title is not None:
         page.title = " ".join((title.text_content() if hasattr(title, "text_content")
                                else title.text or "").split())
-    for el in tree.iter("meta"):
+    for el in found["meta"]:
         name = (el.get("property") or el.get("name") or el.get("itemprop")
                 or el.get("http-equiv") or "").strip().lower()
         content = el.get("content")
         if name and content is not None:
             page.meta.setdefault(name, []).append(content)
-    for el in tree.iter("link"):
+    for el in found["link"]:
         rel = (el.get("rel") or "").lower().split()
         if "canonical" in rel and el.get("href"):
             page.canonical.append(el.get("href", ""))
     page.canonical.extend(page.meta.get("og:url", []))
     if not page.lang:
         page.lang = page.first("content-language", "og:locale", "language", "dc.language")
-    for el in tree.iter("script"):
+    for el in found["script"]:
         if (el.get("type") or "").strip().lower() != "application/ld+json":
             continue
         data = _parse_jsonld(el.text or "")
@@ -133,7 +137,7 @@ def read_meta(tree: _Element) -> PageMeta:
             if "datePublished" in obj or "headline" in obj:
                 page.article = obj
                 break
-    for el in tree.iter("time"):
+    for el in found["time"]:
         value = (el.get("datetime") or el.get("content") or "").strip()
         if value:
             parent = el.getparent()
