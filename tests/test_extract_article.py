@@ -239,6 +239,28 @@ def test_second_opinion_for_short_extractions_only_when_the_page_has_more_text()
     assert _needs_second_opinion(furniture_edges, short_page)
 
 
+def test_on_a_big_page_one_sign_is_not_enough_for_a_second_opinion() -> None:
+    from newsflow.extract.content import _BIG_PAGE, _needs_second_opinion
+
+    story = [f"Paragraph {i} of a story long enough to be prose on its own, as stories are."
+             for i in range(30)]
+
+    def page(links: int) -> lxml.html.HtmlElement:
+        listing = "".join(f"<li><a href='/s/{i}'>Other story number {i} today</a></li>"
+                          for i in range(links))
+        return lxml.html.document_fromstring(
+            "<html><body>" + "".join(f"<p>{p}</p>" for p in story)
+            + f"<ul>{listing}</ul></body></html>")
+
+    small_page, big_page = page(10), page(_BIG_PAGE)
+    one_sign = [*story, "Other story number 7 today"]  # a link's text: one sign only
+    assert _needs_second_opinion(one_sign, small_page)
+    assert not _needs_second_opinion(one_sign, big_page)
+    two_signs = ["Share", "Home", *story, "Related", "Newsletter", "Other story number 7 today"]
+    assert _needs_second_opinion(two_signs, big_page)
+    assert _needs_second_opinion([], big_page)
+
+
 def test_warm_up_loads_what_a_first_extraction_would() -> None:
     # In a fresh interpreter: the extractors imported and the language model loaded.
     code = (
