@@ -27,7 +27,7 @@ from newsflow.extract.content import block_texts, extract_content, prune_chrome
 from newsflow.extract.dates import find_dates
 from newsflow.extract.encoding import decode_html
 from newsflow.extract.language import detect_language, normalise_code
-from newsflow.extract.metadata import PageMeta, read_meta
+from newsflow.extract.metadata import PageMeta, read_bylines, read_meta
 from newsflow.extract.urls import canonical_url, normalise_url, registered_domain
 from schemas.records import Article, FeedEntry
 
@@ -199,10 +199,14 @@ def extract_article(
     the page has no story text: the caller decides whether to fall back to the feed.
     """
     tree = parse_html(html, headers)
-    page = read_meta(tree) if tree is not None else PageMeta()
+    page = read_meta(tree, bylines=False) if tree is not None else PageMeta()
     canonical = canonical_url(url, page.canonical)
     domain = registered_domain(canonical)
     publisher = _publisher(page, domain)
+    if tree is not None and not find_authors(page, publisher=publisher):
+        # Byline markup is read (before pruning: it often sits in a header or an aside) only
+        # when JSON-LD and meta tags name nobody: searching for it is a walk of the page.
+        page.bylines = read_bylines(tree)
     title = _title(page, tree, publisher, domain)
     if not title and entry is not None:
         title = " ".join(entry.title.split())

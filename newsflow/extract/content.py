@@ -227,19 +227,22 @@ def _runs(words: list[str]) -> set[tuple[str, ...]]:
     return set(zip(words, words[1:], words[2:], strict=False))
 
 
-def _ngram_pool(words: list[str]) -> set[tuple[str, ...]]:
-    """Every run of one, two and three words of an extraction's word stream (read as one
-    stream, so that two extractors that split the same text differently still share its runs)."""
-    pool: set[tuple[str, ...]] = {(w,) for w in words}
-    pool.update(zip(words, words[1:], strict=False))
-    pool.update(zip(words, words[1:], words[2:], strict=False))
+def _ngram_pool(words: list[str], short: set[int]) -> set[tuple[str, ...]]:
+    """Every run of three words of an extraction's word stream (read as one stream, so that two
+    extractors that split the same text differently still share its runs), and of one and of
+    two words where ``short`` (the lengths of the other extraction's paragraphs of fewer than
+    three words) needs them."""
+    pool: set[tuple[str, ...]] = set(zip(words, words[1:], words[2:], strict=False))
+    if 1 in short:
+        pool.update((w,) for w in words)
+    if 2 in short:
+        pool.update(zip(words, words[1:], strict=False))
     return pool
 
 
-def _shared(words: list[str], pool: set[tuple[str, ...]]) -> bool:
+def _shared(runs: set[tuple[str, ...]], pool: set[tuple[str, ...]]) -> bool:
     """Whether the other extraction has this paragraph: half its three-word runs (all of its
     words, when it is shorter) occur there."""
-    runs = _runs(words)
     return bool(runs) and 2 * len(runs & pool) >= len(runs)
 
 
@@ -302,15 +305,25 @@ class _Side:
     words: list[list[str]]
     prose: list[int]  # the paragraph's word count if it is prose, else 0
     shared: list[bool]
+    runs: list[set[tuple[str, ...]]]  # each paragraph's runs of three words (see _runs)
 
     @classmethod
     def read(cls, paragraphs: list[str]) -> _Side:
         from newsflow.extract.clean import is_prose
 
         paragraphs = [p for p in paragraphs if _WORD.search(p)]
-        return cls(paragraphs, [_words(p) for p in paragraphs],
+        words = [_words(p) for p in paragraphs]
+        return cls(paragraphs, words,
                    [len(p.split()) if is_prose(p) else 0 for p in paragraphs],
-                   [False] * len(paragraphs))
+                   [False] * len(paragraphs), [_runs(w) for w in words])
+
+    def stream(self) -> list[str]:
+        """All its words, in order."""
+        return [w for ws in self.words for w in ws]
+
+    def short(self) -> set[int]:
+        """The lengths of its paragraphs of fewer than three words."""
+        return {len(w) for w in self.words if len(w) < 3}
 
     def size(self, shared: bool | None = None) -> int:
         return sum(len(w) for w, s in zip(self.words, self.shared, strict=True)
@@ -342,13 +355,12 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
         return a.paragraphs, "trafilatura"
     if not a.paragraphs:
         return b.paragraphs, "readability"
-    stream_a = [w for ws in a.words for w in ws]
-    stream_b = [w for ws in b.words for w in ws]
+    stream_a, stream_b = a.stream(), b.stream()
     if stream_a == stream_b:
         return a.paragraphs, "trafilatura"  # the same text (split alike or not)
-    pool_a, pool_b = _ngram_pool(stream_a), _ngram_pool(stream_b)
-    a.shared = [_shared(w, pool_b) for w in a.words]
-    b.shared = [_shared(w, pool_a) for w in b.words]
+    pool_a, pool_b = _ngram_pool(stream_a, b.short()), _ngram_pool(stream_b, a.short())
+    a.shared = [_shared(runs, pool_b) for runs in a.runs]
+    b.shared = [_shared(runs, pool_a) for runs in b.runs]
     if all(a.shared) and all(b.shared):
         return a.paragraphs, "trafilatura"  # the same text, give or take repeats
     if min(a.size(True), b.size(True)) < 0.5 * min(a.size(), b.size()):
@@ -387,12 +399,12 @@ def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
     # Where each of a's three-word runs is, to put b's paragraphs after the text they follow.
     where: dict[tuple[str, ...], int] = {}
     for i in range(a1, a0 - 1, -1):
-        where.update(dict.fromkeys(_runs(a.words[i]), i))
+        where.update(dict.fromkeys(a.runs[i], i))
     inserts: dict[int, list[str]] = {}
     at = a0 - 1
     for i in range(b0, b1 + 1):
         if b.shared[i]:
-            at = max((where[run] for run in _runs(b.words[i]) if run in where), default=at)
+            at = max((where[run] for run in b.runs[i] if run in where), default=at)
         elif b.prose[i]:
             inserts.setdefault(at, []).append(b.paragraphs[i])
     merged = list(inserts.get(a0 - 1, []))

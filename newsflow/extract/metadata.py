@@ -20,7 +20,7 @@ from typing import Any
 from lxml import etree
 from lxml.etree import _Element
 
-__all__ = ["PageMeta", "read_meta"]
+__all__ = ["PageMeta", "read_bylines", "read_meta"]
 
 _ARTICLE_TYPES = re.compile(r"(?:Article|BlogPosting|Report|Posting)$", re.I)
 _MAX_JSONLD = 200_000  # characters of one script block we are willing to parse
@@ -98,8 +98,21 @@ def _is_byline(el: _Element) -> bool:
     return "byline" in marks or "author-name" in marks or "author" in marks.split()
 
 
-def read_meta(tree: _Element) -> PageMeta:
-    """Read the declarations of a parsed HTML document."""
+def read_bylines(tree: _Element) -> list[str]:
+    """The text of the page's byline markup (rel=author, itemprop=author, a byline or author
+    class), the first few. A search of every attribute of the page: :func:`read_meta` leaves it
+    to the caller when JSON-LD or a meta tag may name the authors already."""
+    out = []
+    for el in [el for el in _BYLINE_CANDIDATES(tree) if _is_byline(el)][:_MAX_BYLINES]:
+        if hasattr(el, "text_content"):
+            text = " ".join(el.text_content().split())
+            if text and len(text) <= _MAX_BYLINE_CHARS:
+                out.append(text)
+    return out
+
+
+def read_meta(tree: _Element, *, bylines: bool = True) -> PageMeta:
+    """Read the declarations of a parsed HTML document (byline markup too, with ``bylines``)."""
     page = PageMeta()
     root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
     page.lang = (root.get("lang") or root.get("xml:lang") or "").strip()
@@ -144,9 +157,6 @@ def read_meta(tree: _Element) -> PageMeta:
             parent_class = parent.get("class", "") if parent is not None else ""
             marks = f"{el.get('class', '')} {el.get('itemprop', '')} {parent_class}".lower()
             page.times.append((value, marks))
-    for el in [el for el in _BYLINE_CANDIDATES(tree) if _is_byline(el)][:_MAX_BYLINES]:
-        if hasattr(el, "text_content"):
-            text = " ".join(el.text_content().split())
-            if text and len(text) <= _MAX_BYLINE_CHARS:
-                page.bylines.append(text)
+    if bylines:
+        page.bylines = read_bylines(tree)
     return page
