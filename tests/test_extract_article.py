@@ -398,3 +398,28 @@ def test_readability_keeps_an_article_whose_classes_name_its_topics() -> None:
             "</article></body></html>")
     paragraphs = readability_paragraphs(_pruned(html))
     assert paragraphs == STORY_SENTENCES  # the share box goes, the tagged article stays
+
+
+def test_readability_white_space_normalisation_is_its_own_in_linear_time() -> None:
+    # readability's clean() as installed (loaded afresh: ours replaces it on first use).
+    import importlib.util
+    import random
+
+    import readability.readability
+
+    from newsflow.extract.content import _readability_clean
+
+    spec = importlib.util.spec_from_file_location("readability._as_shipped",
+                                                  readability.readability.__file__)
+    assert spec is not None and spec.loader is not None
+    shipped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shipped)
+    pieces = ["a", "b.", " ", "  ", "\t", "\n", "\r\n", "\u00a0", " " * 254, " " * 255,
+              " " * 300 + "\n", "\n" + "\t" * 260, "x y"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert _readability_clean(text) == shipped.clean(text), repr(text)
+    # Runs of spaces without a newline: the shipped patterns retry from every space.
+    indented = ("word" + " " * 250) * 400
+    assert _readability_clean(indented) == shipped.clean(indented)
