@@ -201,6 +201,8 @@ def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None 
     weekdays and months are no relative time at all. The phrase must be most of its line
     ("now" in a sentence is not a date line) and within a year before ``now``.
     """
+    if len(text.split()) > _RELATIVE_WORDS and not _UNSPACED.search(text):
+        return None  # too long a line already, and gluing only adds words
     text = _GLUED.sub(" ", " ".join(text.split()))
     if not text or not _maybe_date_line(text):
         return None
