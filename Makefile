@@ -10,7 +10,8 @@ FEEDS  ?=
 NEWSFLOW_EVAL_DATA ?= $(abspath ../shared/data)
 export NEWSFLOW_EVAL_DATA
 
-.PHONY: setup lock run test lint eval bench bench-stream prism es-start es-stop es-status clean
+.PHONY: setup lock run test lint eval bench bench-stream prism es-start es-stop es-status flink \
+	flink-stop clean
 
 setup: $(STAMP)
 
@@ -65,6 +66,13 @@ es-stop: setup
 	$(BIN)/newsflow es stop
 es-status: setup
 	$(BIN)/newsflow es status
+
+# A local Flink session cluster (JobManager, two TaskManagers, Beam's job server, a Python worker
+# pool) on 127.0.0.1 to try a job on; it prints the UI's address and how to submit.
+flink: setup
+	$(BIN)/newsflow flink cluster start
+flink-stop: setup
+	$(BIN)/newsflow flink cluster stop
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

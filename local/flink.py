@@ -1,12 +1,16 @@
 """The Beam Flink job server for ``--runner flink``, fetched once with Maven.
 
 Beam starts the job server it is given (``--flink_job_server_jar``) with an embedded Flink
-(``--flink_master=[local]``) or pointed at a real cluster. We fetch Beam's official
-``beam-runners-flink-<flink>-job-server`` jar with ``mvn`` when the registry has it; where it
-does not (the registry this project is developed against has no Beam Java artifact past 2.62.0
-for any Flink runner), we assemble the same job server from ``beam-runners-flink-1.19:2.62.0``
-(which holds ``FlinkJobServerDriver``) and its dependencies, behind a manifest-only jar whose
-``Class-Path`` lists them. The portable job API lets the Python 2.77 SDK submit to it.
+(``--flink_master=[local]``) or pointed at a real cluster; ``local.flinkcluster`` runs one
+beside a local cluster. We fetch Beam's official ``beam-runners-flink-<flink>-job-server`` jar
+with ``mvn`` when the registry has it. Where it does not (Maven Central, as this project reaches
+it, serves no job server jar and ``beam-runners-flink-*`` only up to 2.70.0, for Flink 1.19), we
+assemble the job server from ``beam-runners-flink-1.19:2.70.0`` (which holds
+``FlinkJobServerDriver``) and its dependencies, behind a manifest-only jar whose ``Class-Path``
+lists them. One of those, ``beam-runners-java-job-service``, is served up to 2.65.0 only: the
+assembly pins it (with the expansion service and Java harness it brings) to that release; every
+class the 2.70 runner calls in it links (``docs/design.md``). The portable job API lets the
+Python 2.77 SDK submit to it.
 """
 
 from __future__ import annotations
@@ -23,11 +27,17 @@ from pathlib import Path
 from local import RunnerSetupError, cache_dir, locked
 from local.prism import beam_version
 
-__all__ = ["FLINK_VERSION", "JVM_FLAGS", "ensure_flink_job_server", "find_flink_java"]
+__all__ = [
+    "FLINK_RELEASE", "FLINK_VERSION", "JVM_FLAGS", "ensure_flink_job_server", "find_flink_java",
+]
 
-# The Flink minor the job server embeds, and the Beam Java release of the assembled fallback.
+# The Flink minor the job server embeds, and the Beam Java release of the assembled fallback,
+# with the newest beam-runners-java-job-service the registry serves (2.70.0 is not served).
 FLINK_VERSION = "1.19"
-FLINK_FALLBACK_BEAM_JAVA = "2.62.0"
+FLINK_FALLBACK_BEAM_JAVA = "2.70.0"
+FLINK_FALLBACK_JOB_SERVICE = "2.65.0"
+# The Flink release beam-runners-flink-1.19:2.70.0 is built against: what local clusters run.
+FLINK_RELEASE = "1.19.0"
 FLINK_JOB_SERVER_MAIN = "org.apache.beam.runners.flink.FlinkJobServerDriver"
 # What Flink's own launch scripts open on Java 17 (its Kryo serialiser reflects into JDK classes).
 JVM_FLAGS = [
@@ -108,11 +118,26 @@ _ASSEMBLY_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <groupId>newsflow</groupId>
   <artifactId>flink-job-server</artifactId>
   <version>0</version>
+  <dependencyManagement>
+    <dependencies>
+      <dependency>
+        <groupId>org.apache.beam</groupId>
+        <artifactId>beam-runners-java-job-service</artifactId>
+        <version>{job_service}</version>
+      </dependency>
+    </dependencies>
+  </dependencyManagement>
   <dependencies>
     <dependency>
       <groupId>org.apache.beam</groupId>
       <artifactId>beam-runners-flink-{flink}</artifactId>
       <version>{beam}</version>
+    </dependency>
+    <dependency>
+      <!-- the job server's log, through java.util.logging -->
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-jdk14</artifactId>
+      <version>2.0.16</version>
     </dependency>
   </dependencies>
 </project>
@@ -136,7 +161,8 @@ def _manifest(main_class: str, class_path: list[str]) -> bytes:
 def _assemble_job_server(flink_version: str, beam_java: str, target: Path) -> None:
     """Resolve the Flink runner and its dependencies into ``lib/`` beside a manifest-only jar."""
     work = target.parent
-    (work / "pom.xml").write_text(_ASSEMBLY_POM.format(flink=flink_version, beam=beam_java))
+    (work / "pom.xml").write_text(_ASSEMBLY_POM.format(
+        flink=flink_version, beam=beam_java, job_service=FLINK_FALLBACK_JOB_SERVICE))
     lib = work / "lib"
     process = subprocess.run(
         [
@@ -157,9 +183,13 @@ def _assemble_job_server(flink_version: str, beam_java: str, target: Path) -> No
     if process.returncode != 0:
         raise RunnerSetupError(
             f"could not fetch beam-runners-flink-{flink_version}:{beam_java} and its "
-            f"dependencies with mvn (exit {process.returncode}):\n{process.stdout[-4000:]}"
+            f"dependencies (job service {FLINK_FALLBACK_JOB_SERVICE}) with mvn "
+            f"(exit {process.returncode}):\n{process.stdout[-4000:]}"
         )
-    class_path = sorted(f"lib/{jar.name}" for jar in lib.glob("*.jar"))
+    # Beam's own jars of this release first: the older Java harness bundles copies of some
+    # runners-core classes, which must not shadow the release's.
+    class_path = [f"lib/{jar.name}" for jar in sorted(
+        lib.glob("*.jar"), key=lambda jar: (not jar.name.endswith(f"-{beam_java}.jar"), jar.name))]
     partial = target.with_suffix(".tmp")
     with zipfile.ZipFile(partial, "w") as jar:
         jar.writestr("META-INF/MANIFEST.MF", _manifest(FLINK_JOB_SERVER_MAIN, class_path))

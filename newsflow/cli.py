@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("dedupe", "dedupe"),
     ("deadletters", "deadletters"),
     ("es", "es"),
+    ("flink", "flink"),
     ("kibana", "kibana"),
     ("demo", "demo"),
 )

@@ -281,7 +281,7 @@ def _say_rollover_off(config: EsConfig) -> None:
     key = (config.url, config.index)
     if key not in _ROLLOVER_OFF_SAID:
         _ROLLOVER_OFF_SAID.add(key)
-        LOG.info(
+        LOG.warning(
             "Elasticsearch at %s offers no index lifecycle management (ILM) to newsflow: "
             "rollover is off, alias %s keeps writing to one index",
             config.url,

@@ -55,6 +55,7 @@ SUMMARY_COUNTERS = (
     ("pages_failed", "pages failed"),
     ("articles_from_page", "articles from pages"),
     ("articles_from_feed", "articles from feed text"),
+    ("pages_due", "  of which pages to read again"),
     ("articles_truncated", "  of which truncated copies"),
     ("articles_failed", "articles without text"),
     ("stories_new", "new stories"),

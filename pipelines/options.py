@@ -3,10 +3,9 @@
 All option classes share one argument parser with Beam's own, so every flag is prefixed by its
 concern (``--es_url``, ``--http_timeout``, ``--dedupe_horizon_hours``). Each class has a
 ``validate()`` that returns one message per bad value; ``validate_all`` raises them together,
-with the flags a mode cannot honour (``--poll_interval`` in a batch job, ``--feed_state false``
-in a streaming one), before anything runs. ``unknown_flags`` names what neither our classes nor
-Beam's know, with the closest known flag. Secrets come from the environment or a file, never
-from a flag.
+with the flags a mode cannot honour (``--poll_interval`` in a batch job), before anything runs.
+``unknown_flags`` names what neither our classes nor Beam's know, with the closest known flag.
+Secrets come from the environment or a file, never from a flag.
 """
 
 from __future__ import annotations
@@ -63,8 +62,10 @@ class FeedOptions(PipelineOptions):
         )
         parser.add_argument(
             "--feed_state", default="true", choices=("true", "false"),
-            help="keep ETags and seen entries in Elasticsearch, so re-runs fetch and index only "
-            "what changed (the streaming job needs it)",
+            help="keep ETags, seen entries and poll schedules in Elasticsearch, so re-runs fetch "
+            "and index only what changed (false: every run starts afresh; a streaming job then "
+            "remembers the entries it saw for as long as it runs, and polls every feed at the "
+            "shortest poll interval)",
         )
 
     def validate(self) -> list[str]:
@@ -316,9 +317,6 @@ def _read_secret(path: str) -> str:
 def _mode_errors(options: PipelineOptions) -> list[str]:
     """The flags this job's mode cannot honour, given with a value that would change anything."""
     if options.view_as(StandardOptions).streaming:
-        if options.view_as(FeedOptions).feed_state == "false":
-            return ["--feed_state false: the streaming job needs feed state (poll schedules, "
-                    "conditional requests, entries already seen)"]
         return []
     given = options.view_as(StreamOptions).get_all_options(drop_default=True, current_only=True)
     return [f"--{name} applies to the streaming job only (add --streaming)"

@@ -86,7 +86,7 @@ def build(
     feeds = options.view_as(FeedOptions)
     stream = options.view_as(StreamOptions)
     source = p | "Poll feeds" >> PollFeeds(
-        options.view_as(EsOptions).es_config(),
+        options.view_as(EsOptions).es_config() if feeds.feed_state == "true" else None,
         feeds_file=feeds.feeds,
         feed_urls=feeds.feed_url,
         poll_interval=stream.poll_interval,
@@ -127,6 +127,7 @@ def ingest(
         es_options.es_config(),
         options.view_as(FetchOptions).fetch_config(),
         feed_state=options.view_as(FeedOptions).feed_state == "true",
+        seen_in_run=streaming,
         poll_policy=options.view_as(StreamOptions).poll_policy() if streaming else None,
         fetch_pages=articles.fetch_articles == "true",
         extract_workers=articles.extract_workers or 1,

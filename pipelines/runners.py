@@ -69,7 +69,7 @@ def flink_runner_args(
     flink_master: str | None = None,
     *,
     job_endpoint: str | None = None,
-    worker_pool: str = "localhost:50000",
+    worker_pool: str = "127.0.0.1:50000",
 ) -> list[str]:
     """Flags running a pipeline on Flink through Beam's job server.
 

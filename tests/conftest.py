@@ -1,8 +1,10 @@
-"""Shared fixtures: the real Elasticsearch node, and a fresh index alias per test.
+"""Shared fixtures: the real Elasticsearch node, a fresh index alias per test, a Flink cluster.
 
 With ``ES_URL`` set the tests use that cluster; otherwise they start (or reuse) the local node
 that ``newsflow es start`` manages. Each test that asks for ``es_config`` gets its own alias,
-deleted afterwards, so tests never see each other's documents.
+deleted afterwards, so tests never see each other's documents. ``flink_cluster`` is one real
+Flink session cluster for the whole run (``local.flinkcluster``, on free loopback ports),
+started by the first test that asks for it and stopped at the end of the run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -21,6 +24,9 @@ from newsflow.feedstate import state_index
 from newsflow.netguard import ALLOW_HOSTS_ENV
 from pipelines import runners
 from tests.loopback import loopback  # noqa: F401  (the loopback HTTP server fixture)
+
+if TYPE_CHECKING:
+    from local.flinkcluster import Cluster
 
 # Every TestPipeline() runs on the local batch runner newsflow uses. Beam's default DirectRunner
 # would first try Prism by downloading it (no network here), and Beam then keeps that failed
@@ -77,3 +83,19 @@ def held_pool_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event
     monkeypatch.setattr(ExtractionPool, "_start", held)
     yield gate
     gate.set()
+
+
+@pytest.fixture(scope="session")
+def flink_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A JobManager, two TaskManagers, Beam's job server and a worker pool, for the whole run.
+
+    Its processes get SIGTERM should this run die before the teardown (``tie_to_parent``).
+    """
+    from local import flinkcluster
+
+    spec = flinkcluster.ClusterSpec.free_ports(tmp_path_factory.mktemp("flink-cluster"))
+    cluster = flinkcluster.start(spec, tie_to_parent=True)
+    try:
+        yield cluster
+    finally:
+        flinkcluster.stop(spec.home)

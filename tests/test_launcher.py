@@ -104,10 +104,9 @@ def test_a_job_services_own_flags_pass_on_its_runner_only() -> None:
      ["--duration applies to the streaming job only (add --streaming)",
       "--poll_interval applies to the streaming job only (add --streaming)"],
      ["--poll_interval", "5", "--duration=60", "--streaming"]),
-    (["--streaming", "--feed_state", "false"],
-     ["--feed_state false: the streaming job needs feed state (poll schedules, conditional "
-      "requests, entries already seen)"],
-     ["--feed_state", "false"]),
+    (["--dedupe_window", "30"],
+     ["--dedupe_window applies to the streaming job only (add --streaming)"],
+     ["--dedupe_window", "30", "--streaming", "--feed_state", "false"]),
 ])
 def test_flags_a_mode_cannot_honour_are_refused(
     argv: list[str], message: list[str], honoured: list[str]
@@ -137,7 +136,8 @@ def core_of(argv: list[str]) -> dict[str, Any]:
     ((label, core),) = visitor.found
     dedupe = core._dedupe
     return {"label": label, "horizon": dedupe._rules.horizon.total_seconds() / 3600,
-            "state": core._state is not None, "in_memory": dedupe._in_memory,
+            "state": core._state is not None, "seen_in_run": core._parse._seen_in_run,
+            "in_memory": dedupe._in_memory,
             "fetch_pages": core._normalise._fn._fetch_pages,
             "timeout": core._fetch._config.read_timeout}
 
@@ -148,8 +148,12 @@ def test_batch_and_streaming_apply_one_core_and_every_flag_reaches_it() -> None:
     batch = core_of([*flags, "--feed_state", "false"])
     streaming = core_of([*flags, "--streaming"])
     assert batch == {"label": "Ingest feeds", "horizon": 5.0, "state": False,
-                     "in_memory": True, "fetch_pages": False, "timeout": 3.0}
+                     "seen_in_run": False, "in_memory": True, "fetch_pages": False,
+                     "timeout": 3.0}
     assert streaming == {**batch, "state": True}
+    # Without feed state a streaming job still skips what it emitted earlier in the run.
+    assert core_of([*flags, "--streaming", "--feed_state", "false"]) == {
+        **batch, "seen_in_run": True}
 
 
 def test_a_template_launch_reaches_no_cluster(loopback: LoopbackServer, tmp_path: Path) -> None:

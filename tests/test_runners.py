@@ -76,7 +76,7 @@ def test_flink_against_a_running_job_server_fetches_nothing(
         "--runner=PortableRunner",
         "--job_endpoint=jobserver:8099",
         "--environment_type=EXTERNAL",
-        "--environment_config=localhost:50000",
+        "--environment_config=127.0.0.1:50000",
     ]
     assert list(tmp_path.iterdir()) == []
 

@@ -33,9 +33,10 @@ from local.demosite import synthetic_story
 from newsflow.es import EsConfig, ensure_index, refresh
 from pipelines.options import StreamOptions
 from pipelines.pipeline import ingest
-from schemas.records import Article, Story
+from schemas.records import Article, FeedResponse, Story
 from transforms.dedupe import DedupeArticles
 from transforms.index import IndexArticles
+from transforms.parse import ParseFeeds
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 WINDOW = 10  # seconds
@@ -140,6 +141,40 @@ def test_dedupe_in_one_worker_groups_each_window_on_its_own() -> None:
             ((later.url, (later.url,)), at(WINDOW)),
         ]), label="a story per window cluster, in its window")
         assert_that(stories.dead_letter, equal_to([]), label="no dead letters")
+
+
+def _rss(feed: str, guids: list[str]) -> FeedResponse:
+    items = "".join(f"<item><title>{g}</title><link>https://{feed}.example/{g}</link>"
+                    f"<guid>{g}</guid><description>text of {g}</description></item>"
+                    for g in guids)
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>{feed}</title>{items}' \
+           "</channel></rss>"
+    url = f"https://{feed}.example/feed.xml"
+    return FeedResponse(feed_url=url, final_url=url, status=200, body=body.encode(),
+                        headers={"content-type": "application/rss+xml"})
+
+
+def test_without_feed_state_a_poll_emits_only_what_the_run_has_not_seen() -> None:
+    """``--feed_state false --streaming``: every poll reads each feed in full; an entry goes on
+    once per run (per feed), in the window of the poll that first saw it."""
+    polls = [(0, "a", ["a1", "a2"]), (1, "b", ["b1"]), (WINDOW + 1, "a", ["a3", "a1", "a2"]),
+             (WINDOW + 2, "b", ["b1"]), (2 * WINDOW + 1, "a", ["a3", "a2"])]
+    events = Arrivals().advance_watermark_to(at(0))
+    for second, feed, guids in polls:
+        events = events.add_elements([TimestampedValue(_rss(feed, guids), at(second))])
+    events = events.advance_watermark_to_infinity()
+    with streaming_pipeline() as p:
+        entries = (
+            p
+            | "Polls" >> events
+            | "Arrival windows" >> beam.WindowInto(FixedWindows(WINDOW))
+            | "Parse" >> ParseFeeds(state=None, seen_in_run=True)
+        )
+        firsts = entries.entries | "Guid and window" >> beam.Map(
+            lambda e, w=beam.DoFn.WindowParam: (e.guid, float(w.start)))
+        assert_that(firsts, equal_to([("a1", at(0)), ("a2", at(0)), ("b1", at(0)),
+                                      ("a3", at(WINDOW))]), label="each entry once")
+        assert_that(entries.dead_letter, equal_to([]), label="no dead letters")
 
 
 def test_the_same_entry_in_a_later_window_keeps_its_story_id() -> None:

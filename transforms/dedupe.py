@@ -436,6 +436,8 @@ class _BuildStoryFn(beam.DoFn):
 
     def process(self, group: tuple[str, Iterable[Member]]) -> Iterator[tuple[Story, Member]]:
         members = sorted(group[1], key=lambda m: m.entry.key)
+        if not members:  # an empty pane (see _CombineVersionsFn)
+            return
         story, canonical = build_story(members)
         if self._final:  # without Elasticsearch every story is new
             self._counts.count(settle(story, canonical, None))
@@ -519,8 +521,11 @@ class _DedupeInMemoryFn(beam.DoFn):
             self._stored.close()
 
     def process(self, group: tuple[None, Iterable[Member]]) -> Iterator[Any]:
+        members = list(group[1])
+        if not members:  # an empty pane (see _CombineVersionsFn)
+            return
         stats = Stats()
-        built = build_stories(list(group[1]), self._rules, stats, self._max_bucket)
+        built = build_stories(members, self._rules, stats, self._max_bucket)
         self._candidates.inc(stats.candidate_pairs)
         self._verified.inc(stats.verified_pairs)
         self._oversized.inc(stats.buckets_skipped)
@@ -541,6 +546,12 @@ class _DedupeInMemoryFn(beam.DoFn):
 
 
 class _CombineVersionsFn(beam.DoFn):
+    """The versions of one story id → one story. Like every consumer of a grouping here, it
+    takes an empty group: Beam's Python SDK asks for a window's on-time and closing panes even
+    when empty (``FIRE_ALWAYS``, ``EMIT_ALWAYS``), and Flink's streaming GroupByKey emits them
+    (seen at the drain, when the watermark jumps to the end of time)."""
+
     def process(self, group: tuple[str, Iterable[Story]]) -> Iterator[Story]:
         versions = list(group[1])
-        yield versions[0] if len(versions) == 1 else combine_versions(versions)
+        if versions:
+            yield versions[0] if len(versions) == 1 else combine_versions(versions)

@@ -46,7 +46,9 @@ class IngestFeeds(beam.PTransform):
         windows.
     Counters: those of the five steps (see each transform).
 
-    ``feed_state``: conditional requests and entries seen before, through ``es``' state index.
+    ``feed_state``: conditional requests and entries seen before, through ``es``' state index;
+    without it, ``seen_in_run`` still skips the entries emitted earlier in this run (a streaming
+    job, which reads every feed again at each poll; see ``ParseFeeds``).
     ``poll_policy``: how failing feeds back off. ``fetch_pages``, ``extract_workers``: see
     ``NormaliseArticles``; ``rules``, ``dedupe_in_memory``: see ``DedupeArticles``;
     ``reshuffle_before_index``, ``es_batch_size``: see ``IndexArticles`` (stories merged into
@@ -61,6 +63,7 @@ class IngestFeeds(beam.PTransform):
         fetch: FetchConfig,
         *,
         feed_state: bool = True,
+        seen_in_run: bool = False,
         poll_policy: PollPolicy | None = None,
         fetch_pages: bool = True,
         extract_workers: int = 1,
@@ -80,7 +83,8 @@ class IngestFeeds(beam.PTransform):
         self._es = es
         self._state = es if feed_state else None
         self._fetch = FetchFeeds(fetch, state=self._state, poll_policy=poll_policy)
-        self._parse = ParseFeeds(state=self._state, poll_policy=poll_policy)
+        self._parse = ParseFeeds(state=self._state, poll_policy=poll_policy,
+                                 seen_in_run=seen_in_run and not feed_state)
         self._normalise = NormaliseArticles(fetch, fetch_pages=fetch_pages,
                                             extract_workers=extract_workers)
         self._dedupe = DedupeArticles(es=es, rules=rules, in_memory=dedupe_in_memory)

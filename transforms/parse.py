@@ -5,7 +5,9 @@ is not well-formed but still yields entries is kept (counted in ``entries_bozo``
 a body that is not a feed goes to the dead letters. With an :class:`~newsflow.es.EsConfig`, the
 entries already seen in earlier runs are skipped (``entries_skipped_seen``) and the ids of this
 run's entries are remembered in the feed state, with the feed's polling hint (``<ttl>``,
-``sy:updatePeriod``) for the streaming job's schedule.
+``sy:updatePeriod``) for the streaming job's schedule. Without one, a streaming job
+(``seen_in_run``) still skips the entries it emitted earlier in the same run: each feed's seen
+ids are kept in Beam state, keyed by feed, for as long as the job runs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import ListCoder, StrUtf8Coder
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.window import GlobalWindows
 
 from newsflow.es import EsConfig
 from newsflow.feeds import FeedParseError, parse_feed
@@ -26,9 +31,10 @@ from newsflow.feedstate import (
     PollPolicy,
     after_parse,
     after_parse_failure,
+    entry_key,
     split_seen,
 )
-from schemas.records import Failure, FeedResponse
+from schemas.records import Failure, FeedEntry, FeedResponse
 
 __all__ = ["ParseFeeds"]
 
@@ -50,7 +56,9 @@ class ParseFeeds(beam.PTransform):
     ``feeds_failed`` (bodies that are not feeds).
 
     ``state``: the same :class:`~newsflow.es.EsConfig` given to ``FetchFeeds``; ``None``
-    emits every entry every time.
+    emits every entry every time, unless ``seen_in_run``: then each entry once per run (for a
+    streaming job without feed state, which re-reads every feed at each poll; entries keep
+    their windows).
     """
 
     def __init__(
@@ -59,18 +67,22 @@ class ParseFeeds(beam.PTransform):
         *,
         batch_size: int = 64,
         poll_policy: PollPolicy | None = None,
+        seen_in_run: bool = False,
     ) -> None:
         super().__init__()
         if state is not None and not isinstance(state, EsConfig):
             raise ValueError(f"state must be an EsConfig or None, got {state!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if seen_in_run and state is not None:
+            raise ValueError("seen_in_run is for a job without feed state (state=None)")
         self._state = state
         self._batch_size = batch_size
         self._policy = poll_policy or PollPolicy()
+        self._seen_in_run = seen_in_run
 
-    def expand(self, responses: beam.PCollection[FeedResponse]) -> beam.pvalue.DoOutputsTuple:
-        return (
+    def expand(self, responses: beam.PCollection[FeedResponse]) -> ParseOutputs:
+        parsed = (
             responses
             | "Group responses" >> beam.BatchElements(
                 min_batch_size=self._batch_size, max_batch_size=self._batch_size)
@@ -78,6 +90,57 @@ class ParseFeeds(beam.PTransform):
                 _ParseFeedsFn(self._state, self._policy)
             ).with_outputs("dead_letter", main="entries")
         )
+        if not self._seen_in_run:
+            return ParseOutputs(entries=parsed.entries, dead_letter=parsed.dead_letter)
+        # Seen ids live in keyed state; state is per window, so it is kept in the global
+        # window, and the entries go back to their own windows (assigned by timestamp) after.
+        windowing = responses.windowing
+        entries = (
+            parsed.entries
+            | "Key by feed" >> beam.Map(
+                lambda entry: (entry.feed_url, entry)).with_output_types(tuple[str, Any])
+            | "One window for the run" >> beam.WindowInto(GlobalWindows())
+            | "Skip seen in run" >> beam.ParDo(_SkipSeenInRunFn(self._policy.max_seen_ids))
+            | "Back to their windows" >> beam.WindowInto(
+                windowing.windowfn, trigger=windowing.triggerfn,
+                accumulation_mode=windowing.accumulation_mode,
+                timestamp_combiner=windowing.timestamp_combiner,
+                allowed_lateness=windowing.allowed_lateness)
+        )
+        return ParseOutputs(entries=entries, dead_letter=parsed.dead_letter)
+
+
+class ParseOutputs(dict):  # type: ignore[type-arg]
+    """The outputs by name, also as attributes: ``result.entries``, ``result.dead_letter``."""
+
+    @property
+    def entries(self) -> beam.PCollection[FeedEntry]:
+        return self["entries"]
+
+    @property
+    def dead_letter(self) -> beam.PCollection[Failure]:
+        return self["dead_letter"]
+
+
+class _SkipSeenInRunFn(beam.DoFn):
+    """(feed URL, entry) → the entry, unless this feed emitted it earlier in the run."""
+
+    SEEN = ReadModifyWriteStateSpec("seen", ListCoder(StrUtf8Coder()))
+
+    def __init__(self, max_seen: int) -> None:
+        self._max_seen = max_seen
+        self._skipped = Metrics.counter(self.__class__, "entries_skipped_seen")
+
+    def process(self, item: tuple[str, FeedEntry],
+                seen: Any = beam.DoFn.StateParam(SEEN)) -> Iterator[FeedEntry]:  # noqa: B008
+        entry = item[1]
+        key = entry_key(entry.guid)
+        known: list[str] = seen.read() or []
+        if key in known:
+            self._skipped.inc()
+            return
+        seen.write([key, *known][: self._max_seen])
+        yield entry
 
 
 class _ParseFeedsFn(beam.DoFn):

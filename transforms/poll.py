@@ -83,13 +83,14 @@ class PollFeeds(beam.PTransform):
 
     ``feeds_file``: a feed list (text or OPML, see :mod:`newsflow.feedlist`) re-read when its
     modification time changes; ``feed_urls``: more feeds, fixed. ``state``: the feed-state
-    cluster ``FetchFeeds`` writes to. ``stop_after`` seconds (``None``: never) or ``stop_file``
+    cluster ``FetchFeeds`` writes to; ``None`` (a job without feed state) polls every feed at
+    the schedule's initial interval. ``stop_after`` seconds (``None``: never) or ``stop_file``
     (when it exists) end the source. ``progress`` writes a line per tick with feeds due.
     """
 
     def __init__(
         self,
-        state: EsConfig,
+        state: EsConfig | None,
         *,
         feeds_file: str | None = None,
         feed_urls: Sequence[str] = (),
@@ -100,8 +101,8 @@ class PollFeeds(beam.PTransform):
         progress: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(state, EsConfig):
-            raise ValueError(f"state must be an EsConfig, got {state!r}")
+        if state is not None and not isinstance(state, EsConfig):
+            raise ValueError(f"state must be an EsConfig or None, got {state!r}")
         if not feeds_file and not feed_urls:
             raise ValueError("PollFeeds needs feeds_file or feed_urls")
         if poll_interval <= 0:
@@ -202,7 +203,7 @@ class _DueFeedsFn(beam.DoFn):
 
     def __init__(
         self,
-        state: EsConfig,
+        state: EsConfig | None,
         feeds_file: str | None,
         feed_urls: list[str],
         bounds: ScheduleBounds,
@@ -217,7 +218,7 @@ class _DueFeedsFn(beam.DoFn):
         self._list_errors = Metrics.counter(self.__class__, "feed_list_errors")
 
     def setup(self) -> None:
-        self._store = FeedStateStore.from_config(self._state)
+        self._store = None if self._state is None else FeedStateStore.from_config(self._state)
         self._schedules: dict[str, FeedSchedule] = {}
         self._urls: list[str] = list(dict.fromkeys(self._feed_urls))
         self._list_stamp: tuple[int, int] | None = None
@@ -233,8 +234,10 @@ class _DueFeedsFn(beam.DoFn):
         urls = self._feed_list()
         states: dict[str, FeedState] = {}
         try:
-            states = self._store.get_many(urls)
+            if self._store is not None:
+                states = self._store.get_many(urls)
         except Exception as exc:  # noqa: BLE001 - poll on the remembered schedules meanwhile
+            assert self._store is not None
             log.warning("cannot read feed state from %s: %s", self._store.index, exc)
         schedules: dict[str, FeedSchedule] = {}
         due: list[str] = []
