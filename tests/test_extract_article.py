@@ -423,3 +423,16 @@ def test_readability_white_space_normalisation_is_its_own_in_linear_time() -> No
     # Runs of spaces without a newline: the shipped patterns retry from every space.
     indented = ("word" + " " * 250) * 400
     assert _readability_clean(indented) == shipped.clean(indented)
+
+
+def test_the_parser_drops_comments_but_keeps_the_text_around_them() -> None:
+    from newsflow.extract import parse_html
+
+    tree = parse_html("<html><body><p>Before<!-- a hidden note -->after.</p>"
+                      "<?php echo 1 ?><form><input name='q'></form></body></html>")
+    assert tree is not None
+    assert "a hidden note" not in lxml.html.tostring(tree, encoding="unicode")
+    assert tree.xpath("string(//p)") == "Beforeafter."
+    assert not tree.xpath("//comment()") and not tree.xpath("//processing-instruction()")
+    # Every element is a plain HtmlElement (chosen in C), forms and inputs included.
+    assert all(type(el) is lxml.html.HtmlElement for el in tree.iter(lxml.etree.Element))
