@@ -239,6 +239,28 @@ def test_second_opinion_for_short_extractions_only_when_the_page_has_more_text()
     assert _needs_second_opinion(furniture_edges, short_page)
 
 
+def test_on_a_big_page_one_sign_is_not_enough_for_a_second_opinion() -> None:
+    from newsflow.extract.content import _BIG_PAGE, _needs_second_opinion
+
+    story = [f"Paragraph {i} of a story long enough to be prose on its own, as stories are."
+             for i in range(30)]
+
+    def page(links: int) -> lxml.html.HtmlElement:
+        listing = "".join(f"<li><a href='/s/{i}'>Other story number {i} today</a></li>"
+                          for i in range(links))
+        return lxml.html.document_fromstring(
+            "<html><body>" + "".join(f"<p>{p}</p>" for p in story)
+            + f"<ul>{listing}</ul></body></html>")
+
+    small_page, big_page = page(10), page(_BIG_PAGE)
+    one_sign = [*story, "Other story number 7 today"]  # a link's text: one sign only
+    assert _needs_second_opinion(one_sign, small_page)
+    assert not _needs_second_opinion(one_sign, big_page)
+    two_signs = ["Share", "Home", *story, "Related", "Newsletter", "Other story number 7 today"]
+    assert _needs_second_opinion(two_signs, big_page)
+    assert _needs_second_opinion([], big_page)
+
+
 def test_warm_up_loads_what_a_first_extraction_would() -> None:
     # In a fresh interpreter: the extractors imported and the language model loaded.
     code = (
@@ -376,3 +398,41 @@ def test_readability_keeps_an_article_whose_classes_name_its_topics() -> None:
             "</article></body></html>")
     paragraphs = readability_paragraphs(_pruned(html))
     assert paragraphs == STORY_SENTENCES  # the share box goes, the tagged article stays
+
+
+def test_readability_white_space_normalisation_is_its_own_in_linear_time() -> None:
+    # readability's clean() as installed (loaded afresh: ours replaces it on first use).
+    import importlib.util
+    import random
+
+    import readability.readability
+
+    from newsflow.extract.content import _readability_clean
+
+    spec = importlib.util.spec_from_file_location("readability._as_shipped",
+                                                  readability.readability.__file__)
+    assert spec is not None and spec.loader is not None
+    shipped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shipped)
+    pieces = ["a", "b.", " ", "  ", "\t", "\n", "\r\n", "\u00a0", " " * 254, " " * 255,
+              " " * 300 + "\n", "\n" + "\t" * 260, "x y"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert _readability_clean(text) == shipped.clean(text), repr(text)
+    # Runs of spaces without a newline: the shipped patterns retry from every space.
+    indented = ("word" + " " * 250) * 400
+    assert _readability_clean(indented) == shipped.clean(indented)
+
+
+def test_the_parser_drops_comments_but_keeps_the_text_around_them() -> None:
+    from newsflow.extract import parse_html
+
+    tree = parse_html("<html><body><p>Before<!-- a hidden note -->after.</p>"
+                      "<?php echo 1 ?><form><input name='q'></form></body></html>")
+    assert tree is not None
+    assert "a hidden note" not in lxml.html.tostring(tree, encoding="unicode")
+    assert tree.xpath("string(//p)") == "Beforeafter."
+    assert not tree.xpath("//comment()") and not tree.xpath("//processing-instruction()")
+    # Every element is a plain HtmlElement (chosen in C), forms and inputs included.
+    assert all(type(el) is lxml.html.HtmlElement for el in tree.iter(lxml.etree.Element))

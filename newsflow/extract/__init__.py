@@ -27,7 +27,7 @@ from newsflow.extract.content import block_texts, extract_content, prune_chrome
 from newsflow.extract.dates import find_dates
 from newsflow.extract.encoding import decode_html
 from newsflow.extract.language import detect_language, normalise_code
-from newsflow.extract.metadata import PageMeta, read_meta
+from newsflow.extract.metadata import PageMeta, read_bylines, read_meta
 from newsflow.extract.urls import canonical_url, normalise_url, registered_domain
 from schemas.records import Article, FeedEntry
 
@@ -61,7 +61,10 @@ def _html_parser() -> lxml.html.HTMLParser:
     """
     parser: lxml.html.HTMLParser | None = getattr(_THREAD, "parser", None)
     if parser is None:
-        parser = _THREAD.parser = lxml.html.HTMLParser()
+        # Comments and processing instructions are pruned before extraction anyway, and
+        # nothing looks elements up by id: the parser skips building either.
+        parser = _THREAD.parser = lxml.html.HTMLParser(
+            remove_comments=True, remove_pis=True, collect_ids=False)
         parser.set_element_class_lookup(etree.ElementDefaultClassLookup(
             element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment,
             pi=lxml.html.HtmlProcessingInstruction, entity=lxml.html.HtmlEntity,
@@ -107,7 +110,8 @@ def parse_html(html: str | bytes, headers: Mapping[str, str] | None = None) -> _
         return None
     try:
         tree = lxml.html.document_fromstring(text, parser=_html_parser())
-        nodes = int(tree.xpath("count(//*)"))
+        # Every element starts with a "<": most pages have too few of those to need counting.
+        nodes = int(tree.xpath("count(//*)")) if text.count("<") > MAX_PARSED_NODES else 0
         if nodes > MAX_PARSED_NODES:
             # Markup this dense (hundreds of thousands of tiny elements) is not an article
             # page; keep the share of it that fits the element bound.
@@ -195,18 +199,21 @@ def extract_article(
     the page has no story text: the caller decides whether to fall back to the feed.
     """
     tree = parse_html(html, headers)
-    page = read_meta(tree) if tree is not None else PageMeta()
+    page = read_meta(tree, bylines=False) if tree is not None else PageMeta()
     canonical = canonical_url(url, page.canonical)
     domain = registered_domain(canonical)
     publisher = _publisher(page, domain)
+    if tree is not None and not find_authors(page, publisher=publisher):
+        # Byline markup is read (before pruning: it often sits in a header or an aside) only
+        # when JSON-LD and meta tags name nobody: searching for it is a walk of the page.
+        page.bylines = read_bylines(tree)
     title = _title(page, tree, publisher, domain)
     if not title and entry is not None:
         title = " ".join(entry.title.split())
     raw: list[str] = []
     if tree is not None:
         prune_chrome(tree)  # after everything above has read the page's declarations
-        nodes = int(tree.xpath("count(//*)"))
-        raw = extract_content(tree, url, allow_compare=nodes <= MAX_NODES).paragraphs
+        raw = extract_content(tree, url, max_nodes=MAX_NODES).paragraphs
     body = clean_paragraphs(raw, title=title, publisher=publisher)
     text = "\n\n".join(body)
     declared = page.lang or (entry.language if entry else None)

@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 _WORD = re.compile(r"\w+")
+_SYMBOLS = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")  # a token with no letter or figure in it
 _SENTENCE_END = ".!?…\"”’»)'。！？」』"
 # Scripts written without spaces between words: count characters instead.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
@@ -109,7 +110,7 @@ def word_key(text: str) -> str:
 def _words(text: str) -> int:
     """Words in a line (a "|" or a "•" is not one); for Chinese, Japanese, Korean or Thai,
     about two characters a word."""
-    spaced = sum(1 for token in text.split() if _WORD.search(token))
+    spaced = len(text.split()) - len(_SYMBOLS.findall(text))
     unspaced = len(_UNSPACED.findall(text))
     return spaced if unspaced < 4 else max(spaced, unspaced // 2)
 

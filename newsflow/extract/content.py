@@ -17,10 +17,10 @@ import copy
 import functools
 import logging
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import lxml.html
 from lxml import etree
 from lxml.etree import _Element
 
@@ -127,16 +127,12 @@ _CELL_WORDS = 50  # a data table's cell holds a figure or a name, not a paragrap
 def _layout_tables(tree: _Element) -> list[_Element]:
     """The tables that lay the page out rather than tabulate data: their cells hold block
     content (paragraphs, lists, another table) or a paragraph's worth of words."""
-    layout: dict[_Element, None] = {}
-    for block in tree.iter(*_CELL_BLOCKS):
-        table = next(block.iterancestors("table"), None)
-        if table is not None:
-            layout[table] = None
-    for table in tree.iter("table"):
-        if table not in layout and any(len(cell.text_content().split()) >= _CELL_WORDS
-                                       for cell in table.iter("td", "th")):
-            layout[table] = None
-    return list(layout)
+    # A table with a block inside is the nearest table around some block (that block, or a
+    # table inside it that is): one search from each table, stopping at the first block.
+    return [table for table in tree.iter("table")
+            if next(table.iterdescendants(*_CELL_BLOCKS), None) is not None
+            or any(len(cell.text_content().split()) >= _CELL_WORDS
+                   for cell in table.iter("td", "th"))]
 
 
 def unlayout_tables(tree: _Element) -> None:
@@ -180,38 +176,44 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def block_texts(root: _Element) -> list[str]:
-    """The text of an element as paragraphs, one per block-level element (inline text joined)."""
-    out: list[str] = []
+def _block_runs(root: _Element) -> Iterator[tuple[str, _Element]]:
+    """The text of each block of ``root``, as written (white space not squashed), with the
+    block-level element that holds it: one run per block-level element, inline text joined,
+    :data:`SKIP_TAGS` left out. One pass in lxml's walker (no recursion in Python)."""
     buf: list[str] = []
-
-    def flush() -> None:
-        text = _squash("".join(buf))
-        if text:
-            out.append(text)
-        buf.clear()
-
-    def walk(el: _Element) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in SKIP_TAGS:
+    owners = [root]
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in walker:
+        if event == "start":
+            tag = el.tag
+            if tag in SKIP_TAGS:
+                walker.skip_subtree()
+                continue
+            if tag in BLOCK_TAGS:
+                if buf:
+                    yield "".join(buf), owners[-1]
+                    buf.clear()
+                owners.append(el)
+            if el.text:
+                buf.append(el.text)
+        elif event == "end":
+            tag = el.tag
+            if tag in BLOCK_TAGS:
+                if buf:
+                    yield "".join(buf), owners[-1]
+                    buf.clear()
+                owners.pop()
             if el.tail:
                 buf.append(el.tail)
-            return
-        block = tag in BLOCK_TAGS
-        if block:
-            flush()
-        if el.text and tag:
-            buf.append(el.text)
-        for child in el:
-            walk(child)
-        if block:
-            flush()
-        if el.tail:
+        elif el.tail:  # a comment or processing instruction: only its tail is page text
             buf.append(el.tail)
+    if buf:
+        yield "".join(buf), root
 
-    walk(root)
-    flush()
-    return out
+
+def block_texts(root: _Element) -> list[str]:
+    """The text of an element as paragraphs, one per block-level element (inline text joined)."""
+    return [text for text in (_squash(run) for run, _ in _block_runs(root)) if text]
 
 
 def _words(paragraph: str) -> list[str]:
@@ -225,19 +227,22 @@ def _runs(words: list[str]) -> set[tuple[str, ...]]:
     return set(zip(words, words[1:], words[2:], strict=False))
 
 
-def _ngram_pool(words: list[str]) -> set[tuple[str, ...]]:
-    """Every run of one, two and three words of an extraction's word stream (read as one
-    stream, so that two extractors that split the same text differently still share its runs)."""
-    pool: set[tuple[str, ...]] = {(w,) for w in words}
-    pool.update(zip(words, words[1:], strict=False))
-    pool.update(zip(words, words[1:], words[2:], strict=False))
+def _ngram_pool(words: list[str], short: set[int]) -> set[tuple[str, ...]]:
+    """Every run of three words of an extraction's word stream (read as one stream, so that two
+    extractors that split the same text differently still share its runs), and of one and of
+    two words where ``short`` (the lengths of the other extraction's paragraphs of fewer than
+    three words) needs them."""
+    pool: set[tuple[str, ...]] = set(zip(words, words[1:], words[2:], strict=False))
+    if 1 in short:
+        pool.update((w,) for w in words)
+    if 2 in short:
+        pool.update(zip(words, words[1:], strict=False))
     return pool
 
 
-def _shared(words: list[str], pool: set[tuple[str, ...]]) -> bool:
+def _shared(runs: set[tuple[str, ...]], pool: set[tuple[str, ...]]) -> bool:
     """Whether the other extraction has this paragraph: half its three-word runs (all of its
     words, when it is shorter) occur there."""
-    runs = _runs(words)
     return bool(runs) and 2 * len(runs & pool) >= len(runs)
 
 
@@ -247,37 +252,9 @@ def _blocks_by_text(root: _Element) -> dict[str, _Element]:
     from newsflow.extract.clean import word_key
 
     out: dict[str, _Element] = {}
-    buf: list[str] = []
-    owners = [root]
-
-    def flush(owner: _Element) -> None:
-        if buf:
-            text = "".join(buf)
-            buf.clear()
-            if not text.isspace():
-                out.setdefault(word_key(text), owner)
-
-    def walk(el: _Element) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in SKIP_TAGS:
-            if el.tail:
-                buf.append(el.tail)
-            return
-        block = tag in BLOCK_TAGS
-        if block:
-            flush(owners[-1])
-            owners.append(el)
-        if el.text and tag:
-            buf.append(el.text)
-        for child in el:
-            walk(child)
-        if block:
-            flush(owners.pop())
-        if el.tail:
-            buf.append(el.tail)
-
-    walk(root)
-    flush(root)
+    for text, owner in _block_runs(root):
+        if not text.isspace():
+            out.setdefault(word_key(text), owner)
     return out
 
 
@@ -328,15 +305,25 @@ class _Side:
     words: list[list[str]]
     prose: list[int]  # the paragraph's word count if it is prose, else 0
     shared: list[bool]
+    runs: list[set[tuple[str, ...]]]  # each paragraph's runs of three words (see _runs)
 
     @classmethod
     def read(cls, paragraphs: list[str]) -> _Side:
         from newsflow.extract.clean import is_prose
 
         paragraphs = [p for p in paragraphs if _WORD.search(p)]
-        return cls(paragraphs, [_words(p) for p in paragraphs],
+        words = [_words(p) for p in paragraphs]
+        return cls(paragraphs, words,
                    [len(p.split()) if is_prose(p) else 0 for p in paragraphs],
-                   [False] * len(paragraphs))
+                   [False] * len(paragraphs), [_runs(w) for w in words])
+
+    def stream(self) -> list[str]:
+        """All its words, in order."""
+        return [w for ws in self.words for w in ws]
+
+    def short(self) -> set[int]:
+        """The lengths of its paragraphs of fewer than three words."""
+        return {len(w) for w in self.words if len(w) < 3}
 
     def size(self, shared: bool | None = None) -> int:
         return sum(len(w) for w, s in zip(self.words, self.shared, strict=True)
@@ -368,13 +355,12 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
         return a.paragraphs, "trafilatura"
     if not a.paragraphs:
         return b.paragraphs, "readability"
-    stream_a = [w for ws in a.words for w in ws]
-    stream_b = [w for ws in b.words for w in ws]
+    stream_a, stream_b = a.stream(), b.stream()
     if stream_a == stream_b:
         return a.paragraphs, "trafilatura"  # the same text (split alike or not)
-    pool_a, pool_b = _ngram_pool(stream_a), _ngram_pool(stream_b)
-    a.shared = [_shared(w, pool_b) for w in a.words]
-    b.shared = [_shared(w, pool_a) for w in b.words]
+    pool_a, pool_b = _ngram_pool(stream_a, b.short()), _ngram_pool(stream_b, a.short())
+    a.shared = [_shared(runs, pool_b) for runs in a.runs]
+    b.shared = [_shared(runs, pool_a) for runs in b.runs]
     if all(a.shared) and all(b.shared):
         return a.paragraphs, "trafilatura"  # the same text, give or take repeats
     if min(a.size(True), b.size(True)) < 0.5 * min(a.size(), b.size()):
@@ -413,12 +399,12 @@ def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
     # Where each of a's three-word runs is, to put b's paragraphs after the text they follow.
     where: dict[tuple[str, ...], int] = {}
     for i in range(a1, a0 - 1, -1):
-        where.update(dict.fromkeys(_runs(a.words[i]), i))
+        where.update(dict.fromkeys(a.runs[i], i))
     inserts: dict[int, list[str]] = {}
     at = a0 - 1
     for i in range(b0, b1 + 1):
         if b.shared[i]:
-            at = max((where[run] for run in _runs(b.words[i]) if run in where), default=at)
+            at = max((where[run] for run in b.runs[i] if run in where), default=at)
         elif b.prose[i]:
             inserts.setdefault(at, []).append(b.paragraphs[i])
     merged = list(inserts.get(a0 - 1, []))
@@ -433,6 +419,22 @@ def _text_length(el: _Element) -> int:
     return len(" ".join(el.text_content().split()))
 
 
+_LONG_SPACE = re.compile(r"(?<!\s)\s{255,}")
+_NEWLINE_SPACE = re.compile(r"(?<!\s)[^\S\n]*+\n\s*")
+_TABS = re.compile(r"\t|[ \t]{2,}")
+
+
+def _readability_clean(text: str) -> str:
+    """readability-lxml's ``clean`` (white space normalised before it measures text), in linear
+    time. Its patterns ``\\s{255,}`` and ``\\s*\\n\\s*`` are tried from every position of a run
+    of white space, which is quadratic in the run's length (pages indented with hundreds of
+    spaces spend milliseconds there); both only ever match from the start of a run, where these
+    are anchored, and give the same text."""
+    text = _LONG_SPACE.sub(" " * 255, text)
+    text = _NEWLINE_SPACE.sub("\n", text)
+    return _TABS.sub(" ", text).strip()
+
+
 @functools.cache
 def _tree_document_class() -> Any:
     """readability's ``Document`` over a copy of our parsed tree (made once, on first use).
@@ -444,21 +446,44 @@ def _tree_document_class() -> Any:
     regular expressions per element, a third of its time; ours splits once and gives the same
     lengths (a run of white space counts as one character either way).
     (readability-lxml 0.9: ``Document._parse`` and ``get_link_density`` are the hooks.)
+    readability's module-level ``clean`` is replaced, for the whole process, by
+    :func:`_readability_clean` (the same result in linear time).
     """
+    import readability.readability
     from readability import Document
     from readability.readability import REGEXES
+
+    readability.readability.clean = _readability_clean
 
     class _TreeDocument(Document):  # type: ignore[misc]
         def _parse(self, input: _Element) -> _Element:
             doc = copy.deepcopy(input)
             self.encoding = "utf-8"
-            for elem in doc.xpath("//*[@hidden]"):
+            hidden, styled = [], []
+            for elem in doc.iter(etree.Element):  # one walk, faster than two XPath queries
+                if elem.get("hidden") is not None:
+                    hidden.append(elem)
+                if elem.get("style") is not None:
+                    styled.append(elem)
+            for elem in hidden:
                 elem.drop_tree()
-            for elem in doc.xpath("//*[@style]"):
-                if REGEXES["displayNoneRe"].search(elem.get("style")):
+            for elem in styled:  # one that went with a hidden ancestor has no parent now
+                if elem.getparent() is not None and REGEXES["displayNoneRe"].search(
+                        elem.get("style")):
                     elem.drop_tree()
             etree.strip_elements(doc, *_NEVER_STORY, with_tail=False)
             return doc
+
+        def get_clean_html(self) -> str:
+            # The story container itself, for readability_paragraphs to read without
+            # parsing readability's HTML again. summary() only measures what this returns
+            # (its retry test: at least retry_length characters of HTML); when the text alone
+            # is that long, so is the HTML, and the text does without serialising the story.
+            self.story = self.html
+            text = str(self.html.text_content())
+            if len(text) >= self.retry_length:
+                return text
+            return str(super().get_clean_html())
 
         def get_link_density(self, elem: _Element) -> float:
             links = sum(_text_length(a) for a in elem.iterdescendants("a"))
@@ -481,24 +506,50 @@ def _tree_document_class() -> Any:
                     if node is not None and node not in candidates:
                         candidates[node] = self.score_node(node)
                         ordered.append(node)
-                score = 1 + len(text.split(",")) + min(len(text) / 100, 3)
+                # readability's 1 + len(text.split(",")), without making the list
+                score = 2 + text.count(",") + min(len(text) / 100, 3)
                 candidates[parent]["content_score"] += score
                 if grandparent is not None:
                     candidates[grandparent]["content_score"] += score / 2.0
+            # Link density, as get_link_density, with each link's length taken once (a link
+            # counts for its parent's and grandparent's candidates alike).
+            link_lengths: dict[_Element, int] = {}
             for node in ordered:
-                candidates[node]["content_score"] *= 1 - self.get_link_density(node)
+                links = 0
+                for link in node.iterdescendants("a"):
+                    length = link_lengths.get(link)
+                    if length is None:
+                        length = link_lengths[link] = _text_length(link)
+                    links += length
+                candidates[node]["content_score"] *= 1 - links / max(_text_length(node), 1)
             return candidates
 
         def remove_unlikely_candidates(self) -> None:
-            # readability's rule, tested only on elements that have a class or an id.
+            # readability's rule, tested only on elements that have a class or an id. Pages
+            # repeat a few class names on many elements: each is tested once. The elements to
+            # remove are found first, then removed in document order, each unless it went with
+            # an ancestor (removing it again would change nothing left).
             unlikely, maybe = REGEXES["unlikelyCandidatesRe"], REGEXES["okMaybeItsACandidateRe"]
-            for elem in self.html.xpath(".//*[@class or @id]"):
-                marks = f"{elem.get('class', '')} {elem.get('id', '')}"
-                if (len(marks) >= 2 and unlikely.search(marks) and not maybe.search(marks)
-                        and elem.tag not in ("html", "body")
-                        and not elem.xpath("ancestor-or-self::pre | ancestor-or-self::code")
-                        and not elem.xpath("descendant-or-self::main | descendant-or-self::article"
-                                           " | descendant-or-self::math")):
+            tested: dict[str, bool] = {}
+            found = []
+            for elem in self.html.iterdescendants(etree.Element):
+                names, ident = elem.get("class"), elem.get("id")
+                if names is None and ident is None:
+                    continue
+                marks = f"{names or ''} {ident or ''}"
+                drop = tested.get(marks)
+                if drop is None:
+                    drop = tested[marks] = bool(len(marks) >= 2 and unlikely.search(marks)
+                                                and not maybe.search(marks))
+                if drop and elem.tag not in ("html", "body"):
+                    found.append(elem)
+            dropped: set[_Element] = set()
+            for elem in found:
+                ancestors = list(elem.iterancestors())
+                if (dropped.isdisjoint(ancestors)
+                        and all(el.tag not in ("pre", "code") for el in (elem, *ancestors))
+                        and next(elem.iter("main", "article", "math"), None) is None):
+                    dropped.add(elem)
                     elem.drop_tree()
 
         def transform_misused_divs_into_paragraphs(self) -> None:
@@ -511,7 +562,7 @@ def _tree_document_class() -> Any:
                 children = list(elem)
                 paragraph = None
                 if elem.text and elem.text.strip():
-                    paragraph = lxml.html.fragment_fromstring("<p/>")
+                    paragraph = elem.makeelement("p", {})
                     paragraph.text, elem.text = elem.text, None
                     elem.insert(0, paragraph)
                 for child in children:
@@ -520,12 +571,12 @@ def _tree_document_class() -> Any:
                         paragraph = None
                         continue
                     if paragraph is None:
-                        paragraph = lxml.html.fragment_fromstring("<p/>")
+                        paragraph = elem.makeelement("p", {})
                         child.addprevious(paragraph)
                     paragraph.append(child)
                 for pos, child in reversed(list(enumerate(elem))):
                     if child.tail and child.tail.strip():
-                        paragraph = lxml.html.fragment_fromstring("<p/>")
+                        paragraph = elem.makeelement("p", {})
                         paragraph.text, child.tail = child.tail, None
                         elem.insert(pos + 1, paragraph)
                     if child.tag == "br":
@@ -554,8 +605,9 @@ def _readability_document(tree: _Element) -> Any:
 def readability_paragraphs(tree: _Element) -> list[str]:
     """readability-lxml's story container as paragraphs, figures and furniture removed."""
     try:
-        summary = _readability_document(tree).summary(html_partial=True)
-        root = lxml.html.fragment_fromstring(summary, create_parent="div")
+        document = _readability_document(tree)
+        document.summary(html_partial=True)
+        root = document.story
     except Exception as exc:  # noqa: BLE001 - readability raises its own Unparseable and more
         LOG.debug("readability failed: %s", exc)
         return []
@@ -595,37 +647,58 @@ def trafilatura_paragraphs(tree: _Element, url: str | None = None) -> list[str]:
 
 
 _ODD_SHARE = 0.1  # this share of an extraction's words outside prose makes it look twice
+# On a page of more elements than this (after pruning), one sign alone does not justify a
+# second opinion: readability's time grows with the page, a page of 9,000 elements takes 50 ms.
+# Chosen on the dev halves (the smallest of 1,000, 1,500, 2,000, 3,000, 5,000 that loses no
+# F1 there); on the held-out halves it loses none either.
+_BIG_PAGE = 1500
 
 
-def _needs_second_opinion(paragraphs: list[str], tree: _Element) -> bool:
+def _needs_second_opinion(paragraphs: list[str], tree: _Element,
+                          nodes: Callable[[], int] | None = None) -> bool:
     """Whether trafilatura's result looks like it may hold furniture or miss the story.
 
-    Cheap signals only: little text (under 150 words) that is also less than half of the
-    page's text, so trafilatura may have missed the story (a short page is just short);
-    lines at its edges that are not prose (headline, newsletter box, "related" lists,
-    copyright), which is where it goes wrong; a line that is the text of a link on the page (a
-    list of other stories); or a tenth of its words in lines that are not prose (table
-    rows of a layout, navigation, teasers).
+    Cheap signs only: lines at its edges that are not prose (headline, newsletter box,
+    "related" lists, copyright), which is where it goes wrong; a tenth of its words in lines
+    that are not prose (table rows of a layout, navigation, teasers); a line that is the text
+    of a link on the page (a list of other stories). One of them is enough on a page of up to
+    :data:`_BIG_PAGE` elements, two on a bigger one. Nothing at all, or little text (under 150
+    words) that is also less than half of the page's text (trafilatura may have missed the
+    story; a short page is just short), is always enough. ``nodes`` counts the tree's
+    elements (when the caller counts them anyway).
     """
     from newsflow.extract.clean import is_prose, word_key
 
     if not paragraphs:
         return True
-    edges = paragraphs[:2] + paragraphs[-3:]
-    if sum(1 for p in edges if not _prose(p)) >= 3:
-        return True
     words = sum(len(p.split()) for p in paragraphs)
-    odd = sum(len(p.split()) for p in paragraphs if not is_prose(p))
-    if odd >= _ODD_SHARE * words:
-        return True
-    headlines = {word_key(p) for p in paragraphs if len(p.split()) >= 3}
-    if any(word_key(a.text_content()) in headlines for a in tree.iter("a")):
-        return True
+
+    def edges() -> bool:
+        return sum(1 for p in paragraphs[:2] + paragraphs[-3:] if not _prose(p)) >= 3
+
+    def odd() -> bool:
+        return sum(len(p.split()) for p in paragraphs if not is_prose(p)) >= _ODD_SHARE * words
+
+    def link() -> bool:
+        headlines = {word_key(p) for p in paragraphs if len(p.split()) >= 3}
+        return any(word_key(a.text_content()) in headlines for a in tree.iter("a"))
+
+    signs = 0
+    for sign in (edges, odd, link):
+        if sign():
+            signs += 1
+            if signs == 2 or (nodes or functools.partial(_count, tree))() <= _BIG_PAGE:
+                return True
     if words >= _SHORT_WORDS:
         return False
     body = tree.find("body")
     page_chars = len(" ".join((body if body is not None else tree).text_content().split()))
     return sum(len(p) for p in paragraphs) < _SHORT_SHARE * page_chars
+
+
+def _count(tree: _Element) -> int:
+    """How many elements ``tree`` has."""
+    return int(tree.xpath("count(//*)"))
 
 
 def _prose(paragraph: str) -> bool:
@@ -637,19 +710,22 @@ def _prose(paragraph: str) -> bool:
 
 def extract_content(
     tree: _Element, url: str | None = None, *, compare: bool | None = None,
-    allow_compare: bool = True,
+    max_nodes: int | None = None,
 ) -> ContentResult:
     """The story paragraphs of a parsed page (``tree`` is not modified).
 
     trafilatura runs first; readability runs too when trafilatura's result looks suspicious
-    (``compare=None``), always (``compare=True``) or never (``compare=False`` or not
-    ``allow_compare``, which bounds the time spent on huge pages), and the two are merged with
-    :func:`merge_extractions`.
+    (``compare=None``), always (``compare=True``) or never (``compare=False``, or a tree of
+    more than ``max_nodes`` elements: that bounds the time spent on huge pages), and the two
+    are merged with :func:`merge_extractions`.
     """
     # No copy needed: trafilatura.extract copies an element input before it prunes anything.
     first = trafilatura_paragraphs(tree, url)
-    run = _needs_second_opinion(first, tree) if compare is None else compare
-    if not (run and allow_compare):
+    nodes = functools.cache(functools.partial(_count, tree))
+    run = _needs_second_opinion(first, tree, nodes) if compare is None else compare
+    if run and max_nodes is not None:
+        run = nodes() <= max_nodes
+    if not run:
         return ContentResult(first, "trafilatura" if first else "none")
     second = readability_paragraphs(tree)
     paragraphs, method = merge_extractions(first, second, tree)

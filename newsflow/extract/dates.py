@@ -15,6 +15,7 @@ page that has no absolute date to offer.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,6 +146,48 @@ def _maybe_date_line(text: str) -> bool:
     return words <= _RELATIVE_WORDS and (words <= 3 or any(c.isdigit() for c in text))
 
 
+@functools.lru_cache(maxsize=64)
+def _pointers_back(languages: tuple[str, ...]) -> re.Pattern[str]:
+    """What every relative date line of ``languages`` holds, as dateparser's own data for those
+    languages says it: a word that points back in time ("ago", "vor", "il y a", "назад", "前"),
+    a phrase that means a past time ("yesterday", "gestern", "heute"), one of its patterns of
+    past times ("3d ago", "قبل 3 ساعة") or a shorthand it rewrites into one of those; or an
+    explicitly signed quantity ("-3 hours"). Matched as dateparser matches its words: against
+    the text with accents removed, ignoring case, never inside a longer word.
+
+    :func:`parse_relative` only accepts what dateparser's relative-time parser reads the same
+    preferring past or future dates, which takes one of these: a line without any is no
+    relative date, and is not handed to dateparser (its search costs about a millisecond a
+    line, and most pages have a dozen short lines near their top).
+    """
+    from dateparser.languages.loader import default_loader
+    from dateparser.utils import normalize_unicode
+
+    parts = [r"[+-]\s*\d"]
+    for code in languages:
+        try:
+            info = default_loader.get_locale(code).info
+        except ValueError:
+            continue  # a language dateparser does not know: it reads no line of it either
+        words = [*info.get("ago", ()),
+                 *(v for key, values in info.get("relative-type", {}).items()
+                   if "ago" in key for v in values)]
+        patterns = [p for key, values in info.get("relative-type-regex", {}).items()
+                    if "ago" in key for p in values]
+        if info.get("no_word_spacing"):
+            before = after = ""
+        else:
+            before, after = r"(?<![^\W\d_])", r"(?![^\W\d_])"
+        own = [f"{before}(?:{'|'.join(re.escape(normalize_unicode(w)) for w in words)}){after}",
+               *(f"{before}(?:{normalize_unicode(p)}){after}" for p in patterns)]
+        marks = re.compile("|".join(own), re.I)
+        shorthands = [key for rule in info.get("simplifications", ()) for key, value in rule.items()
+                      if marks.search(normalize_unicode(str(value)))]
+        parts.extend(own)
+        parts.extend(f"{before}(?:{normalize_unicode(key)}){after}" for key in shorthands)
+    return re.compile("|".join(parts), re.I)
+
+
 def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None = None,
                    tz: tzinfo | None = None) -> datetime | None:
     """The UTC time a relative date line means ("Published 1 hour ago", "vor 3 Stunden",
@@ -158,8 +201,15 @@ def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None 
     weekdays and months are no relative time at all. The phrase must be most of its line
     ("now" in a sentence is not a date line) and within a year before ``now``.
     """
+    if len(text.split()) > _RELATIVE_WORDS and not _UNSPACED.search(text):
+        return None  # too long a line already, and gluing only adds words
     text = _GLUED.sub(" ", " ".join(text.split()))
     if not text or not _maybe_date_line(text):
+        return None
+    langs = list(languages or ["en"])
+    from dateparser.utils import normalize_unicode
+
+    if not _pointers_back(tuple(langs)).search(normalize_unicode(text)):
         return None
     from dateparser import parse
     from dateparser.search import search_dates
@@ -167,7 +217,6 @@ def parse_relative(text: str, now: datetime, *, languages: Sequence[str] | None 
     zone = tz or UTC
     local_now = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(zone)
     base = local_now.replace(tzinfo=None)
-    langs = list(languages or ["en"])
 
     def read(phrase: str, prefer: str) -> datetime | None:
         settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer,

@@ -20,7 +20,7 @@ from typing import Any
 from lxml import etree
 from lxml.etree import _Element
 
-__all__ = ["PageMeta", "read_meta"]
+__all__ = ["PageMeta", "read_bylines", "read_meta"]
 
 _ARTICLE_TYPES = re.compile(r"(?:Article|BlogPosting|Report|Posting)$", re.I)
 _MAX_JSONLD = 200_000  # characters of one script block we are willing to parse
@@ -98,29 +98,46 @@ def _is_byline(el: _Element) -> bool:
     return "byline" in marks or "author-name" in marks or "author" in marks.split()
 
 
-def read_meta(tree: _Element) -> PageMeta:
-    """Read the declarations of a parsed HTML document."""
+def read_bylines(tree: _Element) -> list[str]:
+    """The text of the page's byline markup (rel=author, itemprop=author, a byline or author
+    class), the first few. A search of every attribute of the page: :func:`read_meta` leaves it
+    to the caller when JSON-LD or a meta tag may name the authors already."""
+    out = []
+    for el in [el for el in _BYLINE_CANDIDATES(tree) if _is_byline(el)][:_MAX_BYLINES]:
+        if hasattr(el, "text_content"):
+            text = " ".join(el.text_content().split())
+            if text and len(text) <= _MAX_BYLINE_CHARS:
+                out.append(text)
+    return out
+
+
+def read_meta(tree: _Element, *, bylines: bool = True) -> PageMeta:
+    """Read the declarations of a parsed HTML document (byline markup too, with ``bylines``)."""
     page = PageMeta()
     root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
     page.lang = (root.get("lang") or root.get("xml:lang") or "").strip()
-    title = tree.find(".//title")
+    found: dict[str, list[_Element]] = {"title": [], "meta": [], "link": [], "script": [],
+                                        "time": []}
+    for el in tree.iter(*found):  # one walk for the five kinds
+        found[el.tag].append(el)
+    title = found["title"][0] if found["title"] else None
     if title is not None:
         page.title = " ".join((title.text_content() if hasattr(title, "text_content")
                                else title.text or "").split())
-    for el in tree.iter("meta"):
+    for el in found["meta"]:
         name = (el.get("property") or el.get("name") or el.get("itemprop")
                 or el.get("http-equiv") or "").strip().lower()
         content = el.get("content")
         if name and content is not None:
             page.meta.setdefault(name, []).append(content)
-    for el in tree.iter("link"):
+    for el in found["link"]:
         rel = (el.get("rel") or "").lower().split()
         if "canonical" in rel and el.get("href"):
             page.canonical.append(el.get("href", ""))
     page.canonical.extend(page.meta.get("og:url", []))
     if not page.lang:
         page.lang = page.first("content-language", "og:locale", "language", "dc.language")
-    for el in tree.iter("script"):
+    for el in found["script"]:
         if (el.get("type") or "").strip().lower() != "application/ld+json":
             continue
         data = _parse_jsonld(el.text or "")
@@ -133,16 +150,13 @@ def read_meta(tree: _Element) -> PageMeta:
             if "datePublished" in obj or "headline" in obj:
                 page.article = obj
                 break
-    for el in tree.iter("time"):
+    for el in found["time"]:
         value = (el.get("datetime") or el.get("content") or "").strip()
         if value:
             parent = el.getparent()
             parent_class = parent.get("class", "") if parent is not None else ""
             marks = f"{el.get('class', '')} {el.get('itemprop', '')} {parent_class}".lower()
             page.times.append((value, marks))
-    for el in [el for el in _BYLINE_CANDIDATES(tree) if _is_byline(el)][:_MAX_BYLINES]:
-        if hasattr(el, "text_content"):
-            text = " ".join(el.text_content().split())
-            if text and len(text) <= _MAX_BYLINE_CHARS:
-                page.bylines.append(text)
+    if bylines:
+        page.bylines = read_bylines(tree)
     return page
