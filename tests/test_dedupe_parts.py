@@ -17,7 +17,8 @@ from apache_beam.transforms.core import CombinePerKey
 from newsflow.dedupe import fingerprint
 from newsflow.dedupe.canonical import Entry
 from newsflow.dedupe.cluster import bucket_pairs, candidate_keys, url_band_key
-from newsflow.dedupe.stored import combine_by_id, settle
+from newsflow.dedupe.match import DEFAULT_RULES
+from newsflow.dedupe.stored import combine_by_id, matches_stored, settle
 from newsflow.dedupe.story import build_stories, build_story, member_of
 from schemas.records import Article
 from transforms.dedupe import DedupeArticles
@@ -132,3 +133,23 @@ def test_an_empty_pane_builds_no_story() -> None:
 
     assert list(_BuildStoryFn(final=True).process(("label", []))) == []
     assert list(_CombineVersionsFn().process(("story id", []))) == []
+
+
+def test_a_page_read_later_matches_the_stand_in_stored_under_its_link() -> None:
+    # The page was down: the feed's one-line summary stood in, stored under the entry's link.
+    link = "https://a.test/feed-item/7"
+    summary = "Council backs a second bridge."
+    stand_in = Article(url=link, title="Bridge", body=summary, source="a.test",
+                       fetched_url=link, body_source="feed",
+                       published_at=datetime(2024, 6, 1, 9, tzinfo=UTC))
+    stored, _ = build_story([member_of(stand_in)])
+    # Read now: redirected to its canonical address, with the whole text.
+    page = Article(url="https://a.test/news/2024/bridge", title="Bridge", body=BODY,
+                   source="a.test", fetched_url=link,
+                   published_at=datetime(2024, 6, 1, 9, tzinfo=UTC))
+    story, member = build_story([member_of(page)])
+    assert matches_stored(stored, story, [member.entry], DEFAULT_RULES)
+    elsewhere = Article(**{**vars(page), "fetched_url": "https://a.test/feed-item/8",
+                           "url": "https://a.test/news/2024/other"})
+    other, other_member = build_story([member_of(elsewhere)])
+    assert not matches_stored(stored, other, [other_member.entry], DEFAULT_RULES)

@@ -101,8 +101,8 @@ def combine_by_id(stories: Iterable[Story]) -> list[Story]:
 def matches_stored(stored: Story, story: Story, entries: Sequence[Entry], rules: MatchRules,
                    stored_entries: Sequence[Entry] | None = None) -> bool:
     """Whether ``story`` (with its articles' ``entries``) is the same story as ``stored``: the
-    same id, a shared URL key, or a pair of their articles that are copies (within the
-    horizon). ``stored_entries``: ``story_entries(stored)``, when already computed."""
+    same id, a shared URL key or fetched link, or a pair of their articles that are copies
+    (within the horizon). ``stored_entries``: ``story_entries(stored)``, when already computed."""
     if stored.story_id == story.story_id:
         return True
     times = [c.published_at for c in stored.copies if c.published_at]
@@ -111,6 +111,10 @@ def matches_stored(stored: Story, story: Story, entries: Sequence[Entry], rules:
         return False
     stored_urls = {url_key(c.url) for c in stored.copies} - {None}
     if any(url_key(c.url) in stored_urls for c in story.copies):
+        return True
+    # The same link fetched: the same article (a page read now, where the feed's text stood in).
+    stored_links = {c.fetched_url for c in stored.copies if c.fetched_url}
+    if any(c.fetched_url in stored_links for c in story.copies if c.fetched_url):
         return True
     olds = stored_entries if stored_entries is not None else story_entries(stored)
     return any(is_copy(old.fingerprint, new.fingerprint, old.published_at, new.published_at,
@@ -158,9 +162,15 @@ class StoredStories:
         for i in asked:
             story = items[i][0]
             searches.append({"index": self._es_config.index})
+            # A story stored under a link this story's pages were fetched from ranks first:
+            # there the feed's text stood in for a page that failed then.
+            links = sorted({c.fetched_url for c in story.copies
+                            if c.fetched_url and c.body_source == "page"})
             searches.append({
                 "query": {"bool": {
-                    "should": [{"term": {"band_keys": key}} for key in story.band_keys],
+                    "should": [{"term": {"band_keys": key}} for key in story.band_keys] + (
+                        [{"terms": {"copies.fetched_url": links, "boost": 1000}}]
+                        if links else []),
                     **({"must_not": [{"ids": {"values": [story.story_id]}}]}
                        if others_only else {}),
                 }},
