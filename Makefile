@@ -48,6 +48,7 @@ eval: setup
 	$(BIN)/python eval/feeds.py
 	$(BIN)/python eval/site.py
 	$(BIN)/python eval/stream.py
+	$(BIN)/python eval/flaky.py
 
 bench: setup
 	$(BIN)/python bench/feeds.py
