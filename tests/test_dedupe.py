@@ -384,3 +384,39 @@ def test_fold_makes_typography_plain_and_spaces_out_scripts_without_spaces() -> 
         "it's \"done\" - 'twice' - at 5-3 ... and more   here   now 'ok' \"no\"\"")
     assert fold("Don`t SHOUT") == "don't shout"  # the ASCII path
     assert fold("東京で会議") == " 東  京  で  会  議 "
+
+
+def test_the_shared_views_change_no_pair_check() -> None:
+    # Every ordered pair of the fixtures, with and without the batch's cache of sorted
+    # shingles: the same answers, whichever body of the pair is the shorter.
+    from newsflow.dedupe.match import ShingleViews
+
+    entries = [entry(aid) for aid in sorted(ARTICLES)]
+    views = ShingleViews(size=3)  # smaller than the set: bodies leave it and come back
+    answers = {True: 0, False: 0}
+    timeless = MatchRules(horizon=HORIZON * 1e4)
+    for a in entries:
+        for b in entries:
+            alone = is_copy(a.fingerprint, b.fingerprint, rules=timeless)
+            shared = is_copy(a.fingerprint, b.fingerprint, rules=timeless, views=views)
+            assert alone == shared, (a.key, b.key)
+            answers[alone] += 1
+    assert answers[True] > len(entries) and answers[False] > len(entries)
+    assert len(views._views) == 3
+
+
+def test_candidate_pairs_keep_the_horizon_as_the_keyed_path_does() -> None:
+    from datetime import timedelta
+
+    from newsflow.dedupe.cluster import candidate_pairs
+
+    base = entry(sorted(ARTICLES)[0])
+
+    def at(key: str, hours: float | None) -> Entry:
+        when = None if hours is None else base.published_at + timedelta(hours=hours)
+        return Entry(key, f"https://{key}.test/story", key, when, base.fingerprint)
+
+    entries = [at("a", 0), at("b", 72), at("c", 72.001), at("d", None)]
+    assert sorted(candidate_pairs(entries)) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert sorted(candidate_pairs(entries, horizon=HORIZON)) == [
+        (0, 1), (0, 3), (1, 2), (1, 3), (2, 3)]  # a-c: 72 h and 3.6 s apart

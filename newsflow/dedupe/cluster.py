@@ -13,12 +13,19 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from newsflow.dedupe.canonical import Entry, choose_canonical, story_id
-from newsflow.dedupe.match import DEFAULT_RULES, MatchRules, is_copy, within_horizon
+from newsflow.dedupe.match import (
+    DEFAULT_RULES,
+    MatchRules,
+    ShingleViews,
+    is_copy,
+    within_horizon,
+)
 from newsflow.dedupe.signature import FIXED_BANDS, distinct
 
 # A band bucket with more members than this is a phrase every article of a site shares, not a
@@ -86,17 +93,21 @@ def bucket_pairs(
     ]
 
 
-def same_story(a: Entry, b: Entry, rules: MatchRules = DEFAULT_RULES) -> bool:
+def same_story(a: Entry, b: Entry, rules: MatchRules = DEFAULT_RULES,
+               views: ShingleViews | None = None) -> bool:
     """The pair check on two entries: same canonical URL, or one body a copy of the other."""
     ka = url_key(a.url)
     if ka is not None and ka == url_key(b.url):
         return within_horizon(a.published_at, b.published_at, rules.horizon)
-    return is_copy(a.fingerprint, b.fingerprint, a.published_at, b.published_at, rules)
+    return is_copy(a.fingerprint, b.fingerprint, a.published_at, b.published_at, rules,
+                   views=views)
 
 
 def candidate_pairs(entries: Sequence[Entry], max_bucket: int = MAX_BUCKET,
-                    stats: Stats | None = None) -> Iterator[tuple[int, int]]:
-    """Index pairs that share a band key or a URL key, each once (smaller index first)."""
+                    stats: Stats | None = None,
+                    horizon: timedelta | None = None) -> Iterator[tuple[int, int]]:
+    """Index pairs that share a band key or a URL key, each once (smaller index first); with
+    ``horizon``, only pairs published within it (or undated), as ``bucket_pairs`` keeps them."""
     if not entries:
         return
     keys = [e.fingerprint.bands for e in entries]
@@ -139,8 +150,25 @@ def candidate_pairs(entries: Sequence[Entry], max_bucket: int = MAX_BUCKET,
         codes.append(
             np.array([x * int(n) + y for x, y in itertools.combinations(members, 2)], np.int64)
         )
-    for code in distinct(np.concatenate(codes)).tolist():
+    pairs = distinct(np.concatenate(codes))
+    if horizon is not None and pairs.size:
+        # Out of the horizon: most candidate pairs of a big batch (sites that share phrases),
+        # dropped here in one step rather than pair by pair.
+        stamps = np.array([_micros(e.published_at) for e in entries], dtype=np.int64)
+        a, b = stamps[pairs // n], stamps[pairs % n]
+        undated = (a == _UNDATED) | (b == _UNDATED)
+        pairs = pairs[undated | (np.abs(a - b) <= horizon // timedelta(microseconds=1))]
+    for code in pairs.tolist():
         yield divmod(code, int(n))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNDATED = np.iinfo(np.int64).min
+
+
+def _micros(t: datetime | None) -> int:
+    """Microseconds since the epoch, exactly (``within_horizon`` compares datetimes exactly)."""
+    return _UNDATED if t is None else (t - _EPOCH) // timedelta(microseconds=1)
 
 
 def _stable64(text: str) -> int:
@@ -158,13 +186,14 @@ def cluster(entries: Sequence[Entry], rules: MatchRules = DEFAULT_RULES,
             x = parent[x]
         return x
 
-    for i, j in candidate_pairs(entries, max_bucket, stats=stats):
+    views = ShingleViews()  # each body's distinct shingles, sorted once for all its pairs
+    for i, j in candidate_pairs(entries, max_bucket, stats=stats, horizon=rules.horizon):
         if stats is not None:
             stats.candidate_pairs += 1
         ri, rj = find(i), find(j)
         if ri == rj:
             continue  # already joined through other copies: no need to check
-        if same_story(entries[i], entries[j], rules):
+        if same_story(entries[i], entries[j], rules, views):
             if stats is not None:
                 stats.verified_pairs += 1
             parent[max(ri, rj)] = min(ri, rj)

@@ -19,6 +19,7 @@ containment alone would join:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,28 @@ class MatchRules:
 DEFAULT_RULES = MatchRules()
 
 
+class ShingleViews:
+    """Each body's sorted distinct shingles and where each first occurs (``distinct_first``),
+    computed once for a run of pair checks: a batch's bodies meet many candidates each. Holds
+    at most ``size`` bodies (the most recently used), so memory stays bounded on any batch."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._views: OrderedDict[int, tuple[Fingerprint, tuple[np.ndarray, np.ndarray]]] = (
+            OrderedDict())
+
+    def __call__(self, fp: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
+        held = self._views.get(id(fp))
+        if held is not None and held[0] is fp:  # the id of a body still held, not a reused one
+            self._views.move_to_end(id(fp))
+            return held[1]
+        view = distinct_first(fp.shingles)
+        self._views[id(fp)] = (fp, view)
+        if len(self._views) > self._size:
+            self._views.popitem(last=False)
+        return view
+
+
 def containment(a: Fingerprint, b: Fingerprint) -> float:
     """Share of ``a``'s distinct shingles that occur in ``b``."""
     sa = distinct(a.shingles)
@@ -70,15 +93,21 @@ def is_copy(
     a_time: datetime | None = None,
     b_time: datetime | None = None,
     rules: MatchRules = DEFAULT_RULES,
+    *,
+    views: ShingleViews | None = None,
 ) -> bool:
-    """True when the two bodies are the same story (one contains the other, up to edits)."""
+    """True when the two bodies are the same story (one contains the other, up to edits).
+    ``views``: a cache of the bodies' distinct shingles, for many checks on the same bodies."""
     if not within_horizon(a_time, b_time, rules.horizon):
         return False
     if a.body_hash == b.body_hash:
         return True
-    da, db = distinct(a.shingles), distinct(b.shingles)
-    small, large, large_set = (a, b, db) if da.size <= db.size else (b, a, da)
-    values, first = distinct_first(small.shingles)
+    if views is None:
+        (va, fa), (vb, fb) = distinct_first(a.shingles), distinct_first(b.shingles)
+    else:
+        (va, fa), (vb, fb) = views(a), views(b)
+    small, large, large_set, values, first = (
+        (a, b, vb, va, fa) if va.size <= vb.size else (b, a, va, vb, fb))
     if values.size == 0:
         return False
     hit = isin_sorted(values, large_set)
@@ -88,6 +117,8 @@ def is_copy(
     score = shared / values.size
     short = values.size < rules.short_shingles
     needed = rules.short_containment if short else rules.min_containment
+    if shared < needed * (values.size - int(rules.max_furniture * values.size)):
+        return False  # short of it even with the most furniture set aside (most candidates)
     lines_of_values = small.shingle_lines()[first]
     if score < needed and small.line_starts.size > 1:
         # Short lines with nothing in common are page furniture the normaliser left
