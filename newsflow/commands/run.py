@@ -96,11 +96,13 @@ def _ingest_and_show(argv: list[str]) -> int:
     es.refresh(config)  # what was just indexed is searchable now, not in a second
     for title, kwargs in _example_searches(config):
         result = es.search(config, size=3, **kwargs)
-        print(f"\n$ newsflow search {title}   → {result['total']} stories")
+        total = result["total"]
+        print(f"\n$ newsflow search {title}   → {total} {'story' if total == 1 else 'stories'}")
         for hit in result["hits"]:
             when = (hit.get("published_at") or "undated")[:10]
             places = hit.get("copy_count", 1)
-            print(f"  {when}  {hit.get('source', ''):<22} {hit['title'][:70]}  ({places} places)")
+            where = "1 place" if places == 1 else f"{places} places"
+            print(f"  {when}  {hit.get('source', ''):<22} {hit['title'][:70]}  ({where})")
     return 0 if summary.ok() else 1
 
 
