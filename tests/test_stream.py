@@ -326,12 +326,41 @@ def _story_of(es: EsConfig, url: str) -> Story | None:
     return Story.from_dict(hits[0]["_source"]) if hits else None
 
 
+def _stream_while(drive: Callable[[], None], feeds_txt: Path, es_config: EsConfig,
+                  tmp_path: Path) -> tuple[Any, list[str]]:
+    """The streaming job on the local runner (Prism) while ``drive`` acts on the web in a
+    thread; when it returns or fails, the job is stopped as Ctrl-C stops it (it drains).
+    Returns the job's summary and what went wrong in ``drive``."""
+    from pipelines import launcher
+
+    problems: list[str] = []
+
+    def driver() -> None:
+        try:
+            drive()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            problems.append(repr(exc))
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=driver, daemon=True)
+    thread.start()
+    summary = launcher.run([
+        "--streaming", f"--feeds={feeds_txt}",
+        f"--es_url={es_config.url}", f"--es_index={es_config.index}",
+        "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
+        "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
+        f"--dead_letters={tmp_path / 'dead.jsonl'}",
+    ], quiet=True)
+    thread.join(10)
+    return summary, problems
+
+
 # The driver's own waits name a slow step; they and this bound are for a hang, not for speed
 # (freshness is measured by bench/stream.py).
 @pytest.mark.timeout(600)
 def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     from local.siteserver import SiteServer
-    from pipelines import launcher
 
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=4)  # f3 joins the feed list while the job runs
@@ -339,7 +368,6 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
     site.add("f0", title_a, paras_a)
     title_s, paras_s = site.new_story()
     site.add("f2", title_s, paras_s)  # f2 never changes again: it must get 304s
-    problems: list[str] = []
     facts: dict[str, Any] = {}
 
     with SiteServer(site.root) as server:
@@ -349,51 +377,37 @@ def test_live_streaming_on_prism(es_config: EsConfig, tmp_path: Path) -> None:
         feeds_txt.write_text(feeds_txt.read_text().replace(f"{f3}\n", ""))
 
         def driver() -> None:
-            try:
-                a_url, s_url = f"{base}{site.entries['f0'][0].path}", \
-                    f"{base}{site.entries['f2'][0].path}"
-                _wait("the first entries searchable",
-                      lambda: _story_of(es_config, a_url) is not None
-                      and _story_of(es_config, s_url) is not None, 120)
-                first = _story_of(es_config, a_url)
-                assert first is not None
-                facts["first_id"] = first.story_id
-                # New entries while it runs: a new story, and a copy of A on another outlet.
-                b_url = base + site.add("f1", *site.new_story())
-                copy_url = base + site.add("f1", title_a, paras_a)
-                _wait("the new story searchable",
-                      lambda: _story_of(es_config, b_url) is not None, 90)
-                _wait("the copy merged into the earlier story",
-                      lambda: (s := _story_of(es_config, copy_url)) is not None
-                      and s.story_id == facts["first_id"], 90)
-                # The feed list edited while it runs: the new feed is polled without a restart.
-                d_url = base + site.add("f3", *site.new_story())
-                with feeds_txt.open("a") as listing:
-                    listing.write(f"{f3}\n")
-                _wait("an entry of a feed added to the list while running",
-                      lambda: _story_of(es_config, d_url) is not None, 90)
-                # Drain: an entry fetched but whose window has not closed yet must not be lost.
-                n_before = len([r for r in server.requests if r.path == "/feeds/f0.xml"
-                                and r.status == 200])
-                facts["last_url"] = base + site.add("f0", *site.new_story())
-                _wait("the last entry fetched",
-                      lambda: len([r for r in server.requests if r.path == "/feeds/f0.xml"
-                                   and r.status == 200]) > n_before, 90)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-                problems.append(repr(exc))
-            finally:
-                os.kill(os.getpid(), signal.SIGTERM)
+            a_url, s_url = f"{base}{site.entries['f0'][0].path}", \
+                f"{base}{site.entries['f2'][0].path}"
+            _wait("the first entries searchable",
+                  lambda: _story_of(es_config, a_url) is not None
+                  and _story_of(es_config, s_url) is not None, 120)
+            first = _story_of(es_config, a_url)
+            assert first is not None
+            facts["first_id"] = first.story_id
+            # New entries while it runs: a new story, and a copy of A on another outlet.
+            b_url = base + site.add("f1", *site.new_story())
+            copy_url = base + site.add("f1", title_a, paras_a)
+            _wait("the new story searchable",
+                  lambda: _story_of(es_config, b_url) is not None, 90)
+            _wait("the copy merged into the earlier story",
+                  lambda: (s := _story_of(es_config, copy_url)) is not None
+                  and s.story_id == facts["first_id"], 90)
+            # The feed list edited while it runs: the new feed is polled without a restart.
+            d_url = base + site.add("f3", *site.new_story())
+            with feeds_txt.open("a") as listing:
+                listing.write(f"{f3}\n")
+            _wait("an entry of a feed added to the list while running",
+                  lambda: _story_of(es_config, d_url) is not None, 90)
+            # Drain: an entry fetched but whose window has not closed yet must not be lost.
+            n_before = len([r for r in server.requests if r.path == "/feeds/f0.xml"
+                            and r.status == 200])
+            facts["last_url"] = base + site.add("f0", *site.new_story())
+            _wait("the last entry fetched",
+                  lambda: len([r for r in server.requests if r.path == "/feeds/f0.xml"
+                               and r.status == 200]) > n_before, 90)
 
-        thread = threading.Thread(target=driver, daemon=True)
-        thread.start()
-        summary = launcher.run([
-            "--streaming", f"--feeds={feeds_txt}",
-            f"--es_url={es_config.url}", f"--es_index={es_config.index}",
-            "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
-            "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
-            f"--dead_letters={tmp_path / 'dead.jsonl'}",
-        ], quiet=True)
-        thread.join(10)
+        summary, problems = _stream_while(driver, feeds_txt, es_config, tmp_path)
         requests = server.requests
 
     assert not problems, problems
@@ -420,7 +434,6 @@ def test_live_copies_that_came_before_their_original_join_it_on_prism(
     story, led by the original."""
     from local.siteserver import SiteServer
     from newsflow.dedupe import fingerprint, is_copy
-    from pipelines import launcher
 
     story = synthetic_story(random.Random(21), "bridge")
     paragraphs = list(story.paragraphs)
@@ -432,40 +445,25 @@ def test_live_copies_that_came_before_their_original_join_it_on_prism(
     ensure_index(es_config)
     site = GrowingSite(tmp_path / "site", feeds=3)
     now = datetime.now(UTC)
-    problems: list[str] = []
     urls: list[str] = []
     with SiteServer(site.root) as server:
         base = server.url
         feeds_txt = site.feed_list(base, tmp_path / "feeds.txt")
 
         def driver() -> None:
-            try:
-                urls.append(base + site.add("f0", story.title, brief, now - timedelta(hours=1)))
-                urls.append(base + site.add("f1", story.title, excerpt, now - timedelta(hours=1)))
-                _wait("the brief and the excerpt searchable, as two stories",
-                      lambda: (a := _story_of(es_config, urls[0])) is not None
-                      and (b := _story_of(es_config, urls[1])) is not None
-                      and a.story_id != b.story_id, 120)
-                urls.append(base + site.add("f2", story.title, paragraphs,
-                                            now - timedelta(hours=3)))
-                _wait("one story of the three",
-                      lambda: (s := _story_of(es_config, urls[2])) is not None
-                      and {c.url for c in s.copies} == set(urls), 120)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
-                problems.append(repr(exc))
-            finally:
-                os.kill(os.getpid(), signal.SIGTERM)
+            urls.append(base + site.add("f0", story.title, brief, now - timedelta(hours=1)))
+            urls.append(base + site.add("f1", story.title, excerpt, now - timedelta(hours=1)))
+            _wait("the brief and the excerpt searchable, as two stories",
+                  lambda: (a := _story_of(es_config, urls[0])) is not None
+                  and (b := _story_of(es_config, urls[1])) is not None
+                  and a.story_id != b.story_id, 120)
+            urls.append(base + site.add("f2", story.title, paragraphs,
+                                        now - timedelta(hours=3)))
+            _wait("one story of the three",
+                  lambda: (s := _story_of(es_config, urls[2])) is not None
+                  and {c.url for c in s.copies} == set(urls), 120)
 
-        thread = threading.Thread(target=driver, daemon=True)
-        thread.start()
-        summary = launcher.run([
-            "--streaming", f"--feeds={feeds_txt}",
-            f"--es_url={es_config.url}", f"--es_index={es_config.index}",
-            "--poll_interval=2", "--min_poll_interval=2", "--max_poll_interval=4",
-            "--fetch_articles=false", "--ignore_robots", "--per_host_delay=0",
-            f"--dead_letters={tmp_path / 'dead.jsonl'}",
-        ], quiet=True)
-        thread.join(10)
+        summary, problems = _stream_while(driver, feeds_txt, es_config, tmp_path)
 
     assert not problems, problems
     assert summary is not None and summary.done
