@@ -436,3 +436,21 @@ def test_the_parser_drops_comments_but_keeps_the_text_around_them() -> None:
     assert not tree.xpath("//comment()") and not tree.xpath("//processing-instruction()")
     # Every element is a plain HtmlElement (chosen in C), forms and inputs included.
     assert all(type(el) is lxml.html.HtmlElement for el in tree.iter(lxml.etree.Element))
+
+
+def test_a_lede_written_as_bare_text_before_the_paragraphs_becomes_one() -> None:
+    from newsflow.extract.content import trafilatura_paragraphs
+
+    lede = ("The river ferry will run again from Monday, after a winter of repairs to its "
+            "hull, the operator said.")
+    html = ("<html><body><div><font size=2><table align=right><tr><td>A photo</td></tr></table>"
+            f"<b>{lede}</b>" + "".join(f"<P>{s}" for s in STORY_SENTENCES)
+            + "</font></div><div><a href='/a'>Ferry timetable for the spring season and "
+              "the summer</a> <a href='/b'>More</a><p>Other news in brief.</p></div>"
+              "</body></html>")
+    tree = _pruned(html)
+    wrapped = [" ".join(p.text_content().split()) for p in tree.iter("p")]
+    assert lede in wrapped  # a paragraph of its own...
+    assert not any(w.startswith("Ferry timetable") for w in wrapped)  # ...links are not
+    found = trafilatura_paragraphs(tree)
+    assert found.index(lede) == found.index(STORY_SENTENCES[0]) - 1

@@ -91,8 +91,10 @@ def prune_chrome(tree: _Element) -> None:
     the head is moved to the body, not removed. A ``<form>`` that holds most of the page's
     text, or more text than a widget has, is a layout wrapper (ASP.NET puts whole pages in
     one) and becomes a plain container; other forms (search, login, newsletter) go. Layout
-    tables become plain blocks (:func:`unlayout_tables`). Read the page's metadata (dates, bylines)
-    first: a ``<time>`` or byline often sits in a ``<footer>`` or ``<aside>``.
+    tables become plain blocks (:func:`unlayout_tables`), and a lede written as bare text
+    before a container's paragraphs becomes one (:func:`wrap_loose_ledes`). Read the page's
+    metadata (dates, bylines) first: a ``<time>`` or byline often sits in a ``<footer>`` or
+    ``<aside>``.
     """
     marked = [el for el in tree.iter("script")
               if (el.get("type") or "").strip().lower() != "application/ld+json"]
@@ -117,6 +119,7 @@ def prune_chrome(tree: _Element) -> None:
             form.tag = "div" if _holds_content(form, total) else _DROP
         etree.strip_elements(tree, _DROP, with_tail=False)
     unlayout_tables(tree)
+    wrap_loose_ledes(tree)
 
 
 _CELL_BLOCKS = ("table", "div", "p", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -145,6 +148,62 @@ def unlayout_tables(tree: _Element) -> None:
     """
     for table in _layout_tables(tree):
         table.tag = "div"
+
+
+# What ends the text that opens a container: an element that is, or holds, a block.
+_RUN_BREAKS = BLOCK_TAGS | {"center"}
+_LOOSE_WORDS = 10  # a lede is a sentence; a few loose words are a label, a number, a date
+
+
+def wrap_loose_ledes(tree: _Element) -> None:
+    """Put the bare text that opens a container of paragraphs in a paragraph of its own, in
+    place.
+
+    Older pages write the lede as bare text, or a ``<b>``, in the story's container before its
+    first ``<p>`` (``<div>Lede.<p>Second paragraph.</div>``); trafilatura reads paragraphs and
+    drops it. Such an opening becomes a ``<p>`` when it is prose (a sentence of words, most of
+    them outside links). Only the opening: loose text further down is more often comments
+    or link lists than story.
+    """
+    from newsflow.extract.clean import is_prose
+
+    parents = dict.fromkeys(p.getparent() for p in tree.iter("p"))  # in document order
+    parents.pop(None, None)
+    for parent in parents:
+        # The runs of text and inline elements before the first <p>, between the blocks.
+        runs: list[tuple[_Element | None, list[_Element]]] = [(None, [])]
+        for child in parent:
+            if child.tag == "p":
+                break
+            if (not isinstance(child.tag, str) or child.tag in _RUN_BREAKS
+                    or next(child.iterdescendants(*_RUN_BREAKS), None) is not None):
+                runs.append((child, []))
+            else:
+                runs[-1][1].append(child)
+        for before, inline in runs:
+            _wrap_lede(parent, before, inline, is_prose)
+
+
+def _wrap_lede(parent: _Element, before: _Element | None, inline: list[_Element],
+               is_prose: Callable[[str], bool]) -> None:
+    """Wrap the text after ``before`` (the parent's own text when None) and the ``inline``
+    elements that follow it in a ``<p>``, when they are prose mostly outside links."""
+    lead = parent.text if before is None else before.tail
+    words = " ".join([lead or "", *(el.text_content() + (el.tail or "") for el in inline)]).split()
+    if len(words) < _LOOSE_WORDS or not is_prose(" ".join(words)):
+        return
+    if 2 * sum(len(a.text_content().split()) for el in inline for a in el.iter("a")) > len(words):
+        return
+    para = parent.makeelement("p", {})
+    para.text = lead
+    if before is None:
+        parent.text = None
+        parent.insert(0, para)
+    else:
+        before.tail = None
+        before.addnext(para)
+    for el in inline:
+        para.append(el)
 
 
 _WIDGET_WORDS = 150  # a search, login, poll or newsletter form has far fewer words of its own
