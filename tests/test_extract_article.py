@@ -454,3 +454,20 @@ def test_a_lede_written_as_bare_text_before_the_paragraphs_becomes_one() -> None
     assert not any(w.startswith("Ferry timetable") for w in wrapped)  # ...links are not
     found = trafilatura_paragraphs(tree)
     assert found.index(lede) == found.index(STORY_SENTENCES[0]) - 1
+
+
+def test_loose_story_text_between_paragraphs_becomes_a_paragraph_and_comments_do_not() -> None:
+    resumed = ("Bryant scored thirty points for the second night running, and the crowd stayed "
+               "on its feet until the final whistle.")
+    in_div = ("Writing in a newspaper on Sunday, the mayor said the pier would be finished "
+              "before the summer season began.")
+    comment = ("I have lived in this town for forty years and nobody ever asked us what we "
+               "wanted from the harbour.")
+    html = ("<html><body><div>" + f"<p>{STORY_SENTENCES[0]}<p>The winning streak is their "
+            "longest in years. <div class=ad>Advertisement</div>" + resumed
+            + f"<p>{STORY_SENTENCES[1]}</p><div>{in_div}<br></div><p>{STORY_SENTENCES[2]}</p>"
+            f"<hr><b>Reader</b><br>{comment}<br><br><hr></div></body></html>")
+    paragraphs = [" ".join(p.text_content().split()) for p in _pruned(html).iter("p")]
+    assert resumed in paragraphs  # ran on after an ad box closed its paragraph
+    assert in_div in paragraphs  # a paragraph in a <div> among <p>s
+    assert not any(comment in p for p in paragraphs)  # after the last paragraph: left loose

@@ -92,7 +92,7 @@ def prune_chrome(tree: _Element) -> None:
     text, or more text than a widget has, is a layout wrapper (ASP.NET puts whole pages in
     one) and becomes a plain container; other forms (search, login, newsletter) go. Layout
     tables become plain blocks (:func:`unlayout_tables`), and a lede written as bare text
-    before a container's paragraphs becomes one (:func:`wrap_loose_ledes`). Read the page's
+    before a container's paragraphs becomes one (:func:`wrap_loose_text`). Read the page's
     metadata (dates, bylines) first: a ``<time>`` or byline often sits in a ``<footer>`` or
     ``<aside>``.
     """
@@ -119,7 +119,7 @@ def prune_chrome(tree: _Element) -> None:
             form.tag = "div" if _holds_content(form, total) else _DROP
         etree.strip_elements(tree, _DROP, with_tail=False)
     unlayout_tables(tree)
-    wrap_loose_ledes(tree)
+    wrap_loose_text(tree)
 
 
 _CELL_BLOCKS = ("table", "div", "p", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -150,50 +150,62 @@ def unlayout_tables(tree: _Element) -> None:
         table.tag = "div"
 
 
-# What ends the text that opens a container: an element that is, or holds, a block.
+# What ends a run of loose text: an element that is, or holds, a block.
 _RUN_BREAKS = BLOCK_TAGS | {"center"}
 _LOOSE_WORDS = 10  # a lede is a sentence; a few loose words are a label, a number, a date
 
 
-def wrap_loose_ledes(tree: _Element) -> None:
-    """Put the bare text that opens a container of paragraphs in a paragraph of its own, in
-    place.
+def wrap_loose_text(tree: _Element) -> None:
+    """Put the story text that sits loose beside a container's paragraphs in paragraphs of
+    its own, in place.
 
-    Older pages write the lede as bare text, or a ``<b>``, in the story's container before its
-    first ``<p>`` (``<div>Lede.<p>Second paragraph.</div>``); trafilatura reads paragraphs and
-    drops it. Such an opening becomes a ``<p>`` when it is prose (a sentence of words, most of
-    them outside links). Only the opening: loose text further down is more often comments
-    or link lists than story.
+    Older pages write the lede as bare text, or a ``<b>``, before the first ``<p>``
+    (``<div>Lede.<p>Second paragraph.</div>``), let a paragraph go on after an ad box that
+    closed it (``<p>Kobe <div>Ad</div>Bryant scored...<p>``), or put one paragraph in a
+    ``<div>`` among ``<p>``s; trafilatura reads paragraphs and drops such text. A run of text
+    and inline elements becomes a ``<p>`` when it opens the container (before its first
+    ``<p>``) or runs into a ``<p>``; a ``<div>`` of text alone between two ``<p>``s becomes one.
+    Each only when it is prose (a sentence, most of its words outside links). Loose text that
+    ends elsewhere, after the last paragraph or before a rule or a line break, stays as it is:
+    there it is more often comments, a signature or a list of links than story.
     """
     from newsflow.extract.clean import is_prose
 
     parents = dict.fromkeys(p.getparent() for p in tree.iter("p"))  # in document order
     parents.pop(None, None)
     for parent in parents:
-        # The runs of text and inline elements before the first <p>, between the blocks.
+        children = list(parent)
+        at_p = [i for i, child in enumerate(children) if child.tag == "p"]
         runs: list[tuple[_Element | None, list[_Element]]] = [(None, [])]
-        for child in parent:
-            if child.tag == "p":
-                break
-            if (not isinstance(child.tag, str) or child.tag in _RUN_BREAKS
-                    or next(child.iterdescendants(*_RUN_BREAKS), None) is not None):
-                runs.append((child, []))
-            else:
+        for i, child in enumerate(children[:at_p[-1] + 1]):
+            if isinstance(child.tag, str) and child.tag not in _RUN_BREAKS and next(
+                    child.iterdescendants(*_RUN_BREAKS), None) is None:
                 runs[-1][1].append(child)
-        for before, inline in runs:
-            _wrap_lede(parent, before, inline, is_prose)
+                continue
+            before, inline = runs[-1]
+            if i <= at_p[0] or child.tag == "p":
+                lead = parent.text if before is None else before.tail
+                if _loose_prose(lead or "", inline, is_prose):
+                    _wrap(parent, before, lead, inline)
+            if (at_p[0] < i < at_p[-1] and child.tag == "div"
+                    and next(child.iterdescendants(*_RUN_BREAKS - {"br"}), None) is None
+                    and _loose_prose(child.text or "", list(child), is_prose)):
+                child.tag = "p"
+            runs.append((child, []))
 
 
-def _wrap_lede(parent: _Element, before: _Element | None, inline: list[_Element],
-               is_prose: Callable[[str], bool]) -> None:
-    """Wrap the text after ``before`` (the parent's own text when None) and the ``inline``
-    elements that follow it in a ``<p>``, when they are prose mostly outside links."""
-    lead = parent.text if before is None else before.tail
-    words = " ".join([lead or "", *(el.text_content() + (el.tail or "") for el in inline)]).split()
-    if len(words) < _LOOSE_WORDS or not is_prose(" ".join(words)):
-        return
-    if 2 * sum(len(a.text_content().split()) for el in inline for a in el.iter("a")) > len(words):
-        return
+def _loose_prose(lead: str, inline: list[_Element], is_prose: Callable[[str], bool]) -> bool:
+    """Whether ``lead`` and the ``inline`` elements after it are a paragraph's prose: a
+    sentence of words, most of them outside links."""
+    words = " ".join([lead, *(el.text_content() + (el.tail or "") for el in inline)]).split()
+    linked = sum(len(a.text_content().split()) for el in inline for a in el.iter("a"))
+    return len(words) >= _LOOSE_WORDS and 2 * linked <= len(words) and is_prose(" ".join(words))
+
+
+def _wrap(parent: _Element, before: _Element | None, lead: str | None,
+          inline: list[_Element]) -> None:
+    """Wrap ``lead`` (the text after ``before``, or the parent's own text when None) and the
+    ``inline`` elements that follow it in a new ``<p>``."""
     para = parent.makeelement("p", {})
     para.text = lead
     if before is None:
