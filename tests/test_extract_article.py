@@ -471,3 +471,21 @@ def test_loose_story_text_between_paragraphs_becomes_a_paragraph_and_comments_do
     assert resumed in paragraphs  # ran on after an ad box closed its paragraph
     assert in_div in paragraphs  # a paragraph in a <div> among <p>s
     assert not any(comment in p for p in paragraphs)  # after the last paragraph: left loose
+
+
+def test_without_a_second_opinion_trafilatura_s_result_is_cut_to_its_prose() -> None:
+    from newsflow.extract.content import block_texts, merge_extractions
+
+    menu = [f"Section {name}" for name in ("Home", "News", "Sport", "Weather", "Games")]
+    teasers = [f"Another headline number {i}" for i in range(8)]
+    html = ("<html><body><div class=menu>" + "".join(f"<div>{m}</div>" for m in menu)
+            + "</div><div class=story><h2>Pier approved</h2>"
+            + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + "<p>Staff reporter</p></div>"
+            + "<div class=more>" + "".join(f"<div>{t}</div>" for t in teasers)
+            + "</div></body></html>")
+    tree = _pruned(html)
+    first = block_texts(tree.find("body"))  # what trafilatura gives on such a page
+    kept, method = merge_extractions(first, [], tree)
+    assert method == "trafilatura"
+    # the story and what sits with it, not the menu or the teasers around it
+    assert kept == ["Pier approved", *STORY_SENTENCES, "Staff reporter"]

@@ -411,6 +411,9 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
 
     A paragraph is *shared* when the other extraction has most of its three-word runs. Then:
 
+    - when ``second`` is empty (readability found nothing, yet ``first`` looked suspicious
+      enough to ask it), ``first`` is cut to the span of its prose, as if its prose paragraphs
+      were the shared ones: menus and teaser lists around the story go;
     - when little is shared (under half of the shorter extraction's words), they found
       different blocks: the one with more prose wins (a story is prose, a wrong block is
       usually a list of links, a gallery or a listing);
@@ -423,7 +426,7 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
     """
     a, b = _Side.read(first), _Side.read(second)
     if not b.paragraphs:
-        return a.paragraphs, "trafilatura"
+        return _prose_span(a, tree), "trafilatura"
     if not a.paragraphs:
         return b.paragraphs, "readability"
     stream_a, stream_b = a.stream(), b.stream()
@@ -446,6 +449,21 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
         if own >= max(_FRAGMENT_EXTRA, 2 * agreed):
             return whole, method
     return _merge_spans(a, b, tree), "combined"
+
+
+def _prose_span(side: _Side, tree: _Element | None) -> list[str]:
+    """An extraction cut to its story alone, when there is no second one to agree with: its
+    prose paragraphs stand for the shared ones (see :func:`_span`)."""
+    prose = [n > 0 for n in side.prose]
+    if not any(prose) or all(prose):
+        return side.paragraphs
+    sizes = [len(w) for w in side.words]
+    blocks = _blocks_by_text(tree) if tree is not None else {}
+    places = [blocks.get(" ".join(w)) for w in side.words]
+    container = _container([place for place, p in zip(places, prose, strict=True)
+                            if p and place is not None])
+    lo, hi = _span(sizes, prose, places, container)
+    return side.paragraphs[lo:hi + 1]
 
 
 def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
