@@ -489,3 +489,20 @@ def test_without_a_second_opinion_trafilatura_s_result_is_cut_to_its_prose() -> 
     assert method == "trafilatura"
     # the story and what sits with it, not the menu or the teasers around it
     assert kept == ["Pier approved", *STORY_SENTENCES, "Staff reporter"]
+
+
+def test_the_story_container_is_found_from_shared_prose_not_a_shared_headline() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    headline = "Pier approved for Eastport harbour"
+    others = [f"Another headline number {i} today" for i in range(10)]
+    html = ("<html><body><div class=latest><ul>"
+            + "".join(f"<li><a href='/n/{i}'>{t}</a></li>" for i, t in enumerate(others))
+            + f"<li><a href='/pier'>{headline}</a></li></ul></div><div class=story>"
+            + f"<h1>{headline}</h1>" + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+            + "</div></body></html>")
+    # trafilatura kept the list of latest stories; readability the story and its headline
+    first = [*others, headline, *STORY_SENTENCES]
+    merged, method = merge_extractions(first, [headline, *STORY_SENTENCES], _pruned(html))
+    assert method == "combined"
+    assert merged == [headline, *STORY_SENTENCES]

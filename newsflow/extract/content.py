@@ -478,11 +478,15 @@ def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
     blocks = _blocks_by_text(tree) if tree is not None and left_out else {}
     places_a = [blocks.get(" ".join(w)) for w in a.words]
     places_b = [blocks.get(" ".join(w)) for w in b.words]
-    placed = [(place, len(words)) for side, places in ((a, places_a), (b, places_b))
-              for place, words, s in zip(places, side.words, side.shared, strict=True)
+    # The story's container holds the surest of the shared paragraphs: prose, else four words
+    # or more, else any. A headline both kept may be a link in a list far from the story.
+    placed = [(place, 2 if prose else 1 if len(words) >= _ANCHOR_WORDS else 0)
+              for side, places in ((a, places_a), (b, places_b))
+              for place, words, prose, s in zip(places, side.words, side.prose, side.shared,
+                                                 strict=True)
               if s and place is not None]
-    container = _container([place for place, n in placed if n >= _ANCHOR_WORDS]
-                           or [place for place, _ in placed])
+    surest = max((rank for _, rank in placed), default=0)
+    container = _container([place for place, rank in placed if rank == surest])
     a0, a1 = _span(sizes_a, a.shared, places_a, container)
     b0, b1 = _span(sizes_b, b.shared, places_b, container)
     # Where each of a's three-word runs is, to put b's paragraphs after the text they follow.
