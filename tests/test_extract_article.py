@@ -506,3 +506,17 @@ def test_the_story_container_is_found_from_shared_prose_not_a_shared_headline() 
     merged, method = merge_extractions(first, [headline, *STORY_SENTENCES], _pruned(html))
     assert method == "combined"
     assert merged == [headline, *STORY_SENTENCES]
+
+
+def test_the_story_does_not_run_on_past_a_heading_that_follows_it() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    popular = [f"{i}. Another headline number {i} from today" for i in range(1, 6)]
+    html = ("<html><body><div class=story>" + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+            + "<h3>Most popular</h3>" + "".join(f"<div>{t}</div>" for t in popular)
+            + "</div></body></html>")
+    first = [*STORY_SENTENCES, "Most popular", *popular]  # trafilatura: the whole container
+    second = STORY_SENTENCES[:3]  # readability: the story, less its last paragraph
+    merged, method = merge_extractions(first, second, _pruned(html))
+    assert method == "combined"
+    assert merged == STORY_SENTENCES  # the last paragraph sits in the container: kept

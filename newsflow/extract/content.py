@@ -344,8 +344,8 @@ def _span(sizes: list[int], shared: list[bool], places: list[_Element | None],
           container: _Element | None) -> tuple[int, int]:
     """First and last index of the story in one extraction (of paragraphs of ``sizes`` words):
     from the first to the last shared paragraph of four words or more (any shared one if there
-    is none), widened over the paragraphs next to it that sit in the story's container.
-    (0, -1) when nothing is shared."""
+    is none), widened over the paragraphs next to it that sit in the story's container, at
+    its end up to a heading. (0, -1) when nothing is shared."""
     anchors = [i for i, (n, s) in enumerate(zip(sizes, shared, strict=True))
                if s and n >= _ANCHOR_WORDS] or [i for i, s in enumerate(shared) if s]
     if not anchors:
@@ -356,13 +356,20 @@ def _span(sizes: list[int], shared: list[bool], places: list[_Element | None],
         place = places[i] if container is not None else None
         return place is not None and (place is container or container in place.iterancestors())
 
+    def heading(i: int) -> bool:
+        place = places[i]
+        return place is not None and place.tag in _HEADINGS
+
     while lo > 0 and inside(lo - 1):
         lo -= 1
-    while hi < len(sizes) - 1 and inside(hi + 1):
+    # After the story, a heading opens another section of the container ("Reader views",
+    # "Most popular"): the story does not run on past it.
+    while hi < len(sizes) - 1 and inside(hi + 1) and not heading(hi + 1):
         hi += 1
     return lo, hi
 
 
+_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 _ANCHOR_WORDS = 4  # a shared paragraph this long marks the story (a shared word or two may not)
 _AGREED_PROSE = 150  # agreeing on fewer words of prose than this may be agreeing on a fragment...
 _FRAGMENT_EXTRA = 100  # ...when one of them has at least this much more prose (and twice as much)
