@@ -520,3 +520,19 @@ def test_the_story_does_not_run_on_past_a_heading_that_follows_it() -> None:
     merged, method = merge_extractions(first, second, _pruned(html))
     assert method == "combined"
     assert merged == STORY_SENTENCES  # the last paragraph sits in the container: kept
+
+
+def test_several_agreed_paragraphs_are_a_story_not_a_fragment_of_one() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    views = [f"Reader {i} writes that the harbour has been left to decline for years, that the "
+             f"ferry timetable suits nobody who works in town, and that the council should "
+             f"have asked the people who use the pier every day before it spent a penny." for i
+             in range(6)]
+    html = ("<html><body><div class=article>" + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+            + "<div class=views><h2>Reader views</h2>" + "".join(f"<p>{v}</p>" for v in views)
+            + "</div></div></body></html>")
+    first = [*STORY_SENTENCES, "Reader views", *views]  # trafilatura kept the readers' views
+    merged, method = merge_extractions(first, list(STORY_SENTENCES), _pruned(html))
+    assert method == "combined"
+    assert merged == STORY_SENTENCES

@@ -373,6 +373,7 @@ _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 _ANCHOR_WORDS = 4  # a shared paragraph this long marks the story (a shared word or two may not)
 _AGREED_PROSE = 150  # agreeing on fewer words of prose than this may be agreeing on a fragment...
 _FRAGMENT_EXTRA = 100  # ...when one of them has at least this much more prose (and twice as much)
+_FRAGMENT_PARAGRAPHS = 3  # ...and they agree on fewer paragraphs of prose than this
 
 
 @dataclass
@@ -424,8 +425,10 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
     - when little is shared (under half of the shorter extraction's words), they found
       different blocks: the one with more prose wins (a story is prose, a wrong block is
       usually a list of links, a gallery or a listing);
-    - when they share only a little prose and one of them has far more prose of its own, the
-      other found a fragment of the story (its headline, a caption): that one wins;
+    - when they share only a little prose, in a paragraph or two, and one of them has far more
+      prose of its own, the other found a fragment of the story (its headline, a caption): that
+      one wins. Several shared paragraphs of prose are a short story, not a fragment: the
+      other's extra prose may be readers' comments;
     - otherwise the story runs from the first to the last shared paragraph. Around that span
       we keep what sits in the same container of the page (``tree``: a lede, a caption, the
       last paragraph that one extractor dropped) and drop the rest (related links, comments,
@@ -449,7 +452,7 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
             return a.paragraphs, "trafilatura"
         return b.paragraphs, "readability"
     agreed = max(a.prose_words(True), b.prose_words(True))
-    if agreed < _AGREED_PROSE:
+    if agreed < _AGREED_PROSE and max(map(_shared_prose_paragraphs, (a, b))) < _FRAGMENT_PARAGRAPHS:
         own, whole, method = max((a.prose_words(False), a.paragraphs, "trafilatura"),
                                  (b.prose_words(False), b.paragraphs, "readability"),
                                  key=lambda x: x[0])
@@ -471,6 +474,10 @@ def _prose_span(side: _Side, tree: _Element | None) -> list[str]:
                             if p and place is not None])
     lo, hi = _span(sizes, prose, places, container)
     return side.paragraphs[lo:hi + 1]
+
+
+def _shared_prose_paragraphs(side: _Side) -> int:
+    return sum(1 for n, s in zip(side.prose, side.shared, strict=True) if n and s)
 
 
 def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
