@@ -91,10 +91,10 @@ def prune_chrome(tree: _Element) -> None:
     the head is moved to the body, not removed. A ``<form>`` that holds most of the page's
     text, or more text than a widget has, is a layout wrapper (ASP.NET puts whole pages in
     one) and becomes a plain container; other forms (search, login, newsletter) go. Layout
-    tables become plain blocks (:func:`unlayout_tables`), and a lede written as bare text
-    before a container's paragraphs becomes one (:func:`wrap_loose_text`). Read the page's
-    metadata (dates, bylines) first: a ``<time>`` or byline often sits in a ``<footer>`` or
-    ``<aside>``.
+    tables become plain blocks (:func:`unlayout_tables`), and story text left loose beside a
+    container's paragraphs (a lede in bare text) becomes paragraphs (:func:`wrap_loose_text`).
+    Read the page's metadata (dates, bylines) first: a ``<time>`` or byline often sits in a
+    ``<footer>`` or ``<aside>``.
     """
     marked = [el for el in tree.iter("script")
               if (el.get("type") or "").strip().lower() != "application/ld+json"]
@@ -477,6 +477,7 @@ def _prose_span(side: _Side, tree: _Element | None) -> list[str]:
 
 
 def _shared_prose_paragraphs(side: _Side) -> int:
+    """How many of an extraction's prose paragraphs the other one has too."""
     return sum(1 for n, s in zip(side.prose, side.shared, strict=True) if n and s)
 
 
