@@ -436,3 +436,103 @@ def test_the_parser_drops_comments_but_keeps_the_text_around_them() -> None:
     assert not tree.xpath("//comment()") and not tree.xpath("//processing-instruction()")
     # Every element is a plain HtmlElement (chosen in C), forms and inputs included.
     assert all(type(el) is lxml.html.HtmlElement for el in tree.iter(lxml.etree.Element))
+
+
+def test_a_lede_written_as_bare_text_before_the_paragraphs_becomes_one() -> None:
+    from newsflow.extract.content import trafilatura_paragraphs
+
+    lede = ("The river ferry will run again from Monday, after a winter of repairs to its "
+            "hull, the operator said.")
+    html = ("<html><body><div><font size=2><table align=right><tr><td>A photo</td></tr></table>"
+            f"<b>{lede}</b>" + "".join(f"<P>{s}" for s in STORY_SENTENCES)
+            + "</font></div><div><a href='/a'>Ferry timetable for the spring season and "
+              "the summer</a> <a href='/b'>More</a><p>Other news in brief.</p></div>"
+              "</body></html>")
+    tree = _pruned(html)
+    wrapped = [" ".join(p.text_content().split()) for p in tree.iter("p")]
+    assert lede in wrapped  # a paragraph of its own...
+    assert not any(w.startswith("Ferry timetable") for w in wrapped)  # ...links are not
+    found = trafilatura_paragraphs(tree)
+    assert found.index(lede) == found.index(STORY_SENTENCES[0]) - 1
+
+
+def test_loose_story_text_between_paragraphs_becomes_a_paragraph_and_comments_do_not() -> None:
+    resumed = ("Bryant scored thirty points for the second night running, and the crowd stayed "
+               "on its feet until the final whistle.")
+    in_div = ("Writing in a newspaper on Sunday, the mayor said the pier would be finished "
+              "before the summer season began.")
+    comment = ("I have lived in this town for forty years and nobody ever asked us what we "
+               "wanted from the harbour.")
+    html = ("<html><body><div>" + f"<p>{STORY_SENTENCES[0]}<p>The winning streak is their "
+            "longest in years. <div class=ad>Advertisement</div>" + resumed
+            + f"<p>{STORY_SENTENCES[1]}</p><div>{in_div}<br></div><p>{STORY_SENTENCES[2]}</p>"
+            f"<hr><b>Reader</b><br>{comment}<br><br><hr></div></body></html>")
+    paragraphs = [" ".join(p.text_content().split()) for p in _pruned(html).iter("p")]
+    assert resumed in paragraphs  # ran on after an ad box closed its paragraph
+    assert in_div in paragraphs  # a paragraph in a <div> among <p>s
+    assert not any(comment in p for p in paragraphs)  # after the last paragraph: left loose
+
+
+def test_without_a_second_opinion_trafilatura_s_result_is_cut_to_its_prose() -> None:
+    from newsflow.extract.content import block_texts, merge_extractions
+
+    menu = [f"Section {name}" for name in ("Home", "News", "Sport", "Weather", "Games")]
+    teasers = [f"Another headline number {i}" for i in range(8)]
+    html = ("<html><body><div class=menu>" + "".join(f"<div>{m}</div>" for m in menu)
+            + "</div><div class=story><h2>Pier approved</h2>"
+            + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + "<p>Staff reporter</p></div>"
+            + "<div class=more>" + "".join(f"<div>{t}</div>" for t in teasers)
+            + "</div></body></html>")
+    tree = _pruned(html)
+    first = block_texts(tree.find("body"))  # what trafilatura gives on such a page
+    kept, method = merge_extractions(first, [], tree)
+    assert method == "trafilatura"
+    # the story and what sits with it, not the menu or the teasers around it
+    assert kept == ["Pier approved", *STORY_SENTENCES, "Staff reporter"]
+
+
+def test_the_story_container_is_found_from_shared_prose_not_a_shared_headline() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    headline = "Pier approved for Eastport harbour"
+    others = [f"Another headline number {i} today" for i in range(10)]
+    html = ("<html><body><div class=latest><ul>"
+            + "".join(f"<li><a href='/n/{i}'>{t}</a></li>" for i, t in enumerate(others))
+            + f"<li><a href='/pier'>{headline}</a></li></ul></div><div class=story>"
+            + f"<h1>{headline}</h1>" + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+            + "</div></body></html>")
+    # trafilatura kept the list of latest stories; readability the story and its headline
+    first = [*others, headline, *STORY_SENTENCES]
+    merged, method = merge_extractions(first, [headline, *STORY_SENTENCES], _pruned(html))
+    assert method == "combined"
+    assert merged == [headline, *STORY_SENTENCES]
+
+
+def test_the_story_does_not_run_on_past_a_heading_that_follows_it() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    popular = [f"{i}. Another headline number {i} from today" for i in range(1, 6)]
+    html = ("<html><body><div class=story>" + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+            + "<h3>Most popular</h3>" + "".join(f"<div>{t}</div>" for t in popular)
+            + "</div></body></html>")
+    first = [*STORY_SENTENCES, "Most popular", *popular]  # trafilatura: the whole container
+    second = STORY_SENTENCES[:3]  # readability: the story, less its last paragraph
+    merged, method = merge_extractions(first, second, _pruned(html))
+    assert method == "combined"
+    assert merged == STORY_SENTENCES  # the last paragraph sits in the container: kept
+
+
+def test_several_agreed_paragraphs_are_a_story_not_a_fragment_of_one() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    views = [f"Reader {i} writes that the harbour has been left to decline for years, that the "
+             f"ferry timetable suits nobody who works in town, and that the council should "
+             f"have asked the people who use the pier every day before it spent a penny." for i
+             in range(6)]
+    html = ("<html><body><div class=article>" + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES)
+            + "<div class=views><h2>Reader views</h2>" + "".join(f"<p>{v}</p>" for v in views)
+            + "</div></div></body></html>")
+    first = [*STORY_SENTENCES, "Reader views", *views]  # trafilatura kept the readers' views
+    merged, method = merge_extractions(first, list(STORY_SENTENCES), _pruned(html))
+    assert method == "combined"
+    assert merged == STORY_SENTENCES

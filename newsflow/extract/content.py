@@ -91,8 +91,10 @@ def prune_chrome(tree: _Element) -> None:
     the head is moved to the body, not removed. A ``<form>`` that holds most of the page's
     text, or more text than a widget has, is a layout wrapper (ASP.NET puts whole pages in
     one) and becomes a plain container; other forms (search, login, newsletter) go. Layout
-    tables become plain blocks (:func:`unlayout_tables`). Read the page's metadata (dates, bylines)
-    first: a ``<time>`` or byline often sits in a ``<footer>`` or ``<aside>``.
+    tables become plain blocks (:func:`unlayout_tables`), and story text left loose beside a
+    container's paragraphs (a lede in bare text) becomes paragraphs (:func:`wrap_loose_text`).
+    Read the page's metadata (dates, bylines) first: a ``<time>`` or byline often sits in a
+    ``<footer>`` or ``<aside>``.
     """
     marked = [el for el in tree.iter("script")
               if (el.get("type") or "").strip().lower() != "application/ld+json"]
@@ -117,6 +119,7 @@ def prune_chrome(tree: _Element) -> None:
             form.tag = "div" if _holds_content(form, total) else _DROP
         etree.strip_elements(tree, _DROP, with_tail=False)
     unlayout_tables(tree)
+    wrap_loose_text(tree)
 
 
 _CELL_BLOCKS = ("table", "div", "p", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -145,6 +148,74 @@ def unlayout_tables(tree: _Element) -> None:
     """
     for table in _layout_tables(tree):
         table.tag = "div"
+
+
+# What ends a run of loose text: an element that is, or holds, a block.
+_RUN_BREAKS = BLOCK_TAGS | {"center"}
+_LOOSE_WORDS = 10  # a lede is a sentence; a few loose words are a label, a number, a date
+
+
+def wrap_loose_text(tree: _Element) -> None:
+    """Put the story text that sits loose beside a container's paragraphs in paragraphs of
+    its own, in place.
+
+    Older pages write the lede as bare text, or a ``<b>``, before the first ``<p>``
+    (``<div>Lede.<p>Second paragraph.</div>``), let a paragraph go on after an ad box that
+    closed it (``<p>Kobe <div>Ad</div>Bryant scored...<p>``), or put one paragraph in a
+    ``<div>`` among ``<p>``s; trafilatura reads paragraphs and drops such text. A run of text
+    and inline elements becomes a ``<p>`` when it opens the container (before its first
+    ``<p>``) or runs into a ``<p>``; a ``<div>`` of text alone between two ``<p>``s becomes one.
+    Each only when it is prose (a sentence, most of its words outside links). Loose text that
+    ends elsewhere, after the last paragraph or before a rule or a line break, stays as it is:
+    there it is more often comments, a signature or a list of links than story.
+    """
+    from newsflow.extract.clean import is_prose
+
+    parents = dict.fromkeys(p.getparent() for p in tree.iter("p"))  # in document order
+    parents.pop(None, None)
+    for parent in parents:
+        children = list(parent)
+        at_p = [i for i, child in enumerate(children) if child.tag == "p"]
+        runs: list[tuple[_Element | None, list[_Element]]] = [(None, [])]
+        for i, child in enumerate(children[:at_p[-1] + 1]):
+            if isinstance(child.tag, str) and child.tag not in _RUN_BREAKS and next(
+                    child.iterdescendants(*_RUN_BREAKS), None) is None:
+                runs[-1][1].append(child)
+                continue
+            before, inline = runs[-1]
+            if i <= at_p[0] or child.tag == "p":
+                lead = parent.text if before is None else before.tail
+                if _loose_prose(lead or "", inline, is_prose):
+                    _wrap(parent, before, lead, inline)
+            if (at_p[0] < i < at_p[-1] and child.tag == "div"
+                    and next(child.iterdescendants(*_RUN_BREAKS - {"br"}), None) is None
+                    and _loose_prose(child.text or "", list(child), is_prose)):
+                child.tag = "p"
+            runs.append((child, []))
+
+
+def _loose_prose(lead: str, inline: list[_Element], is_prose: Callable[[str], bool]) -> bool:
+    """Whether ``lead`` and the ``inline`` elements after it are a paragraph's prose: a
+    sentence of words, most of them outside links."""
+    words = " ".join([lead, *(el.text_content() + (el.tail or "") for el in inline)]).split()
+    linked = sum(len(a.text_content().split()) for el in inline for a in el.iter("a"))
+    return len(words) >= _LOOSE_WORDS and 2 * linked <= len(words) and is_prose(" ".join(words))
+
+
+def _wrap(parent: _Element, before: _Element | None, lead: str | None,
+          inline: list[_Element]) -> None:
+    """Wrap ``lead`` (the text after ``before``, or the parent's own text when None) and the
+    ``inline`` elements that follow it in a new ``<p>``."""
+    para = parent.makeelement("p", {})
+    para.text = lead
+    if before is None:
+        parent.text = None
+        parent.insert(0, para)
+    else:
+        before.tail = None
+        before.addnext(para)
+    for el in inline:
+        para.append(el)
 
 
 _WIDGET_WORDS = 150  # a search, login, poll or newsletter form has far fewer words of its own
@@ -273,8 +344,8 @@ def _span(sizes: list[int], shared: list[bool], places: list[_Element | None],
           container: _Element | None) -> tuple[int, int]:
     """First and last index of the story in one extraction (of paragraphs of ``sizes`` words):
     from the first to the last shared paragraph of four words or more (any shared one if there
-    is none), widened over the paragraphs next to it that sit in the story's container.
-    (0, -1) when nothing is shared."""
+    is none), widened over the paragraphs next to it that sit in the story's container, at
+    its end up to a heading. (0, -1) when nothing is shared."""
     anchors = [i for i, (n, s) in enumerate(zip(sizes, shared, strict=True))
                if s and n >= _ANCHOR_WORDS] or [i for i, s in enumerate(shared) if s]
     if not anchors:
@@ -285,16 +356,24 @@ def _span(sizes: list[int], shared: list[bool], places: list[_Element | None],
         place = places[i] if container is not None else None
         return place is not None and (place is container or container in place.iterancestors())
 
+    def heading(i: int) -> bool:
+        place = places[i]
+        return place is not None and place.tag in _HEADINGS
+
     while lo > 0 and inside(lo - 1):
         lo -= 1
-    while hi < len(sizes) - 1 and inside(hi + 1):
+    # After the story, a heading opens another section of the container ("Reader views",
+    # "Most popular"): the story does not run on past it.
+    while hi < len(sizes) - 1 and inside(hi + 1) and not heading(hi + 1):
         hi += 1
     return lo, hi
 
 
+_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 _ANCHOR_WORDS = 4  # a shared paragraph this long marks the story (a shared word or two may not)
 _AGREED_PROSE = 150  # agreeing on fewer words of prose than this may be agreeing on a fragment...
 _FRAGMENT_EXTRA = 100  # ...when one of them has at least this much more prose (and twice as much)
+_FRAGMENT_PARAGRAPHS = 3  # ...and they agree on fewer paragraphs of prose than this
 
 
 @dataclass
@@ -340,11 +419,16 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
 
     A paragraph is *shared* when the other extraction has most of its three-word runs. Then:
 
+    - when ``second`` is empty (readability found nothing, yet ``first`` looked suspicious
+      enough to ask it), ``first`` is cut to the span of its prose, as if its prose paragraphs
+      were the shared ones: menus and teaser lists around the story go;
     - when little is shared (under half of the shorter extraction's words), they found
       different blocks: the one with more prose wins (a story is prose, a wrong block is
       usually a list of links, a gallery or a listing);
-    - when they share only a little prose and one of them has far more prose of its own, the
-      other found a fragment of the story (its headline, a caption): that one wins;
+    - when they share only a little prose, in a paragraph or two, and one of them has far more
+      prose of its own, the other found a fragment of the story (its headline, a caption): that
+      one wins. Several shared paragraphs of prose are a short story, not a fragment: the
+      other's extra prose may be readers' comments;
     - otherwise the story runs from the first to the last shared paragraph. Around that span
       we keep what sits in the same container of the page (``tree``: a lede, a caption, the
       last paragraph that one extractor dropped) and drop the rest (related links, comments,
@@ -352,7 +436,7 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
     """
     a, b = _Side.read(first), _Side.read(second)
     if not b.paragraphs:
-        return a.paragraphs, "trafilatura"
+        return _prose_span(a, tree), "trafilatura"
     if not a.paragraphs:
         return b.paragraphs, "readability"
     stream_a, stream_b = a.stream(), b.stream()
@@ -368,13 +452,33 @@ def merge_extractions(first: list[str], second: list[str], tree: _Element | None
             return a.paragraphs, "trafilatura"
         return b.paragraphs, "readability"
     agreed = max(a.prose_words(True), b.prose_words(True))
-    if agreed < _AGREED_PROSE:
+    if agreed < _AGREED_PROSE and max(map(_shared_prose_paragraphs, (a, b))) < _FRAGMENT_PARAGRAPHS:
         own, whole, method = max((a.prose_words(False), a.paragraphs, "trafilatura"),
                                  (b.prose_words(False), b.paragraphs, "readability"),
                                  key=lambda x: x[0])
         if own >= max(_FRAGMENT_EXTRA, 2 * agreed):
             return whole, method
     return _merge_spans(a, b, tree), "combined"
+
+
+def _prose_span(side: _Side, tree: _Element | None) -> list[str]:
+    """An extraction cut to its story alone, when there is no second one to agree with: its
+    prose paragraphs stand for the shared ones (see :func:`_span`)."""
+    prose = [n > 0 for n in side.prose]
+    if not any(prose) or all(prose):
+        return side.paragraphs
+    sizes = [len(w) for w in side.words]
+    blocks = _blocks_by_text(tree) if tree is not None else {}
+    places = [blocks.get(" ".join(w)) for w in side.words]
+    container = _container([place for place, p in zip(places, prose, strict=True)
+                            if p and place is not None])
+    lo, hi = _span(sizes, prose, places, container)
+    return side.paragraphs[lo:hi + 1]
+
+
+def _shared_prose_paragraphs(side: _Side) -> int:
+    """How many of an extraction's prose paragraphs the other one has too."""
+    return sum(1 for n, s in zip(side.prose, side.shared, strict=True) if n and s)
 
 
 def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
@@ -389,11 +493,15 @@ def _merge_spans(a: _Side, b: _Side, tree: _Element | None) -> list[str]:
     blocks = _blocks_by_text(tree) if tree is not None and left_out else {}
     places_a = [blocks.get(" ".join(w)) for w in a.words]
     places_b = [blocks.get(" ".join(w)) for w in b.words]
-    placed = [(place, len(words)) for side, places in ((a, places_a), (b, places_b))
-              for place, words, s in zip(places, side.words, side.shared, strict=True)
+    # The story's container holds the surest of the shared paragraphs: prose, else four words
+    # or more, else any. A headline both kept may be a link in a list far from the story.
+    placed = [(place, 2 if prose else 1 if len(words) >= _ANCHOR_WORDS else 0)
+              for side, places in ((a, places_a), (b, places_b))
+              for place, words, prose, s in zip(places, side.words, side.prose, side.shared,
+                                                 strict=True)
               if s and place is not None]
-    container = _container([place for place, n in placed if n >= _ANCHOR_WORDS]
-                           or [place for place, _ in placed])
+    surest = max((rank for _, rank in placed), default=0)
+    container = _container([place for place, rank in placed if rank == surest])
     a0, a1 = _span(sizes_a, a.shared, places_a, container)
     b0, b1 = _span(sizes_b, b.shared, places_b, container)
     # Where each of a's three-word runs is, to put b's paragraphs after the text they follow.
