@@ -8,13 +8,16 @@ line and the launcher in ``pipelines/`` use this package; the transforms never d
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+import signal
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["RunnerSetupError", "cache_dir", "locked"]
+__all__ = ["RunnerSetupError", "cache_dir", "locked", "stop_process_groups"]
 
 
 class RunnerSetupError(RuntimeError):
@@ -44,3 +47,36 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def stop_process_groups(pgids: Iterable[int], timeout: float) -> list[int]:
+    """SIGTERM each process group, wait up to ``timeout`` for all of them to end (reaping the
+    leaders that are our children), SIGKILL what is left; the groups that were running."""
+    running = []
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+            running.append(pgid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_group_alive(pgid) for pgid in running):
+        time.sleep(0.2)
+    for pgid in running:
+        if _group_alive(pgid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        _reap(pgid)
+    return running
+
+
+def _group_alive(pgid: int) -> bool:
+    _reap(pgid)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

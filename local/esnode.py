@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +25,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from local import cache_dir
+from local import cache_dir, stop_process_groups
 
 ES_VERSION = "9.2.4"
 MIN_JAVA = 21
@@ -242,28 +241,7 @@ def stop(node: LocalNode | None = None, timeout: float = 30.0) -> bool:
         return False
     pid = int(node.pid_file.read_text().strip() or 0)
     node.pid_file.unlink()
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return True
-        _reap(pid)
-        time.sleep(0.2)
-    os.killpg(pid, signal.SIGKILL)
-    _reap(pid)
-    return True
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    return bool(stop_process_groups([pid], timeout))
 
 
 def status(node: LocalNode | None = None) -> dict[str, object]:

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import RunnerSetupError, cache_dir, locked
+from local import RunnerSetupError, cache_dir, locked, stop_process_groups
 from local.flink import FLINK_RELEASE, JVM_FLAGS, ensure_flink_job_server, find_flink_java
 
 __all__ = [
@@ -490,38 +490,9 @@ def stop(home: Path | None = None, timeout: float = 30.0) -> bool:
     if cluster is None:
         return False
     ours = [pid for pid in cluster.pids.values() if _ours(pid, home)]
-    for pid in ours:
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_group_alive(pid) for pid in ours):
-        time.sleep(0.2)
-    for pid in ours:
-        if _group_alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        _reap(pid)
+    stop_process_groups(ours, timeout)
     _state_file(home).unlink(missing_ok=True)
     for scratch in ("tmp", "artifacts"):  # jobs' jars and shuffle files: hundreds of MB
         shutil.rmtree(home / scratch, ignore_errors=True)
     return bool(ours)
 
-
-def _group_alive(pgid: int) -> bool:
-    _reap(pgid)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
