@@ -134,8 +134,9 @@ class Tree:
         while not self._done.is_set():
             rss = 0
             for pid, fields in self._members().items():
-                # utime stime cutime cstime (the children it reaped count with it)
-                self.cpu[pid] = sum(int(f) for f in fields[11:15]) * self._tick
+                # utime and stime: its own CPU. Not cutime/cstime: a child it reaps (the fork
+                # server's workers at the end) is in the tree already and would count twice.
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) * self._tick
                 rss += int(fields[21]) * self._page_kb
             self.peak_rss_kb = max(self.peak_rss_kb, rss)
             self._done.wait(0.2)
