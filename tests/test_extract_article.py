@@ -536,3 +536,50 @@ def test_several_agreed_paragraphs_are_a_story_not_a_fragment_of_one() -> None:
     merged, method = merge_extractions(first, list(STORY_SENTENCES), _pruned(html))
     assert method == "combined"
     assert merged == STORY_SENTENCES
+
+
+_READABILITY_PAGES = {
+    "divs used as paragraphs": (
+        "<html><body><div id='menu' class='sidebar'><a href='/a'>Home</a> <a href='/b'>World</a>"
+        "</div><div class='story-body'><div>{0}<br><br>{1}</div><div><span>{2}</span> {3}"
+        "</div><div style='display:none'>Hidden promotion text, never shown.</div>"
+        "<div class='comment'>A reader, commenting: first!</div></div></body></html>"),
+    "a table layout": (
+        "<html><body><table><tr><td class='nav'><a href='/x'>Sport</a><br><a href='/y'>News"
+        "</a></td><td><font size='2'>{0}<br>{1}</font><p>{2}</p><p>{3}</p></td></tr></table>"
+        "</body></html>"),
+    "paragraphs among link lists": (
+        "<html><body><div class='related'><ul>" + "".join(
+            f"<li><a href='/s/{i}'>Another headline, number {i}, with commas</a></li>"
+            for i in range(8)) + "</ul></div><article><p>{0}</p><p>{1}</p><p hidden>Not this"
+        "</p><p>{2}</p><p>{3}</p></article></body></html>"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_READABILITY_PAGES))
+def test_our_readability_finds_what_the_shipped_one_does(name: str) -> None:
+    # Our subclass of readability-lxml's Document (a parsed tree, its passes rewritten for
+    # speed) against the library as shipped, on the same pruned page: the same story text.
+    # An upgrade of readability-lxml that changes its internals fails here first.
+    import importlib.util
+
+    import readability.readability
+
+    from newsflow.extract.content import _readability_document
+
+    sentences = [f"{s} It went on, at some length, about the matter, with commas, and more."
+                 for s in STORY_SENTENCES[:4]]
+    tree = _pruned(_READABILITY_PAGES[name].format(*sentences))
+    ours = _readability_document(tree)
+    ours.summary(html_partial=True)
+    spec = importlib.util.spec_from_file_location("readability._as_shipped_doc",
+                                                  readability.readability.__file__)
+    assert spec is not None and spec.loader is not None
+    shipped = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shipped)
+    theirs = shipped.Document(lxml.html.tostring(tree, encoding="unicode")).summary(
+        html_partial=True)
+    their_text = " ".join(lxml.html.fragment_fromstring(theirs).text_content().split())
+    our_text = " ".join(ours.story.text_content().split())
+    assert our_text == their_text
+    assert all(s in our_text for s in sentences)
