@@ -376,3 +376,30 @@ def test_a_copy_after_a_rollover_joins_the_story_in_its_own_index(
     assert bridge["_index"] == es_config.first_index
     assert bridge["_source"]["copy_count"] == 2
     assert by_url[ROWS["ferry-original"]["url"]]["_index"] == f"{es_config.index}-000002"
+
+
+def test_a_page_read_later_finds_the_stand_in_stored_under_its_link(es_config: EsConfig) -> None:
+    """The page was down: the feed's one-line summary stood in, stored under the entry's
+    link. Read now, redirected to its canonical address, its text shares no band key with
+    the summary; the lookup still finds the stand-in, by the link both were fetched from."""
+    from newsflow.dedupe.story import build_story, member_of
+
+    ensure_index(es_config)
+    link = "https://harbour-post.test/feed-item/7"
+    when = utc("2024-06-03T08:00:00Z")
+    stand_in = member_of(Article(url=link, title=_HARBOUR.title, source="harbour-post.test",
+                                 body="Council backs the harbour plan.", fetched_url=link,
+                                 body_source="feed", published_at=when))
+    index(es_config, [build_story([stand_in])[0]])
+    page = member_of(Article(url="https://harbour-post.test/news/1", title=_HARBOUR.title,
+                             source="harbour-post.test", body=harbour("original").body,
+                             fetched_url=link, published_at=when))
+    assert not set(stand_in.entry.fingerprint.band_keys) & set(page.entry.fingerprint.band_keys)
+    lookups = StoredStories(es_config, MatchRules(), candidates=10)
+    lookups.open()
+    try:
+        [found] = lookups.lookup([(build_story([page])[0], (page.entry,))])
+    finally:
+        lookups.close()
+    assert not isinstance(found, Exception)
+    assert [s.url for s in found] == [link]
