@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,20 +35,10 @@ FLAKY = 10
 
 
 def serve(site: Path, work: Path, switch: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    tool = site_eval.data_dir().parent / "tools" / "serve_site.py"
-    portfile = work / "port"
-    env = {**os.environ, "HOSTS": "1", "FLAKY": str(FLAKY), "FLAKY_SWITCH": str(switch)}
-    proc = subprocess.Popen([sys.executable, str(tool), str(site), str(portfile),
-                             str(work / "requests.log")], env=env)
-    listed = Path(f"{portfile}.feeds")
-    for _ in range(200):
-        if portfile.exists() and listed.exists():
-            feeds = work / "feeds.txt"
-            feeds.write_text(listed.read_text())
-            return proc, feeds
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("serve_site.py did not start")
+    """``serve_site.py`` on many hosts, one page in ``FLAKY`` down while ``switch`` exists."""
+    return site_eval.serve_many_hosts(
+        "serve_site.py", [str(site), str(work / "requests.log")], work,
+        env={"FLAKY": str(FLAKY), "FLAKY_SWITCH": str(switch)})
 
 
 def score(config: es.EsConfig, expected: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,29 @@ def serve(site: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the site server did not start")
 
 
+def serve_many_hosts(tool: str, args: list[str], workdir: Path,
+                     env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start a shared tool (``serve_site.py``, ``serve_live.py``) with ``HOSTS=1``, each outlet
+    on its own 127.0.1.N; the process and the feed list it writes to ``PORTFILE.feeds``.
+    ``args`` come before the port file (the site), and its log goes after it."""
+    path = data_dir().parent / "tools" / tool
+    if not path.exists():
+        raise RuntimeError(f"no {path}: this check needs the shared {tool}")
+    portfile = workdir / "port"
+    proc = subprocess.Popen(
+        [sys.executable, str(path), *args[:1], str(portfile), *args[1:]],
+        env={**os.environ, "HOSTS": "1", **(env or {})},
+    )
+    feeds = Path(f"{portfile}.feeds")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if portfile.exists() and portfile.read_text().strip() and feeds.exists():
+            return proc, feeds
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{tool} did not start")
+
+
 def all_stories(config: es.EsConfig) -> list[dict[str, Any]]:
     client = config.client()
     client.indices.refresh(index=config.index)

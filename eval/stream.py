@@ -54,22 +54,10 @@ def serve_live(
     site: Path, workdir: Path, step: float
 ) -> tuple[subprocess.Popen[bytes], Path, Path]:
     """Start ``serve_live.py`` (``HOSTS=1``); the process, its feed list and its log."""
-    tool = site_eval.data_dir().parent / "tools" / "serve_live.py"
-    if not tool.exists():
-        raise RuntimeError(f"no {tool}: the live check needs the shared serve_live.py")
-    portfile, log = workdir / "port", workdir / "live.log"
-    proc = subprocess.Popen(
-        [sys.executable, str(tool), str(site), str(portfile), str(log), str(step)],
-        env={**os.environ, "HOSTS": "1"},
-    )
-    feeds = Path(f"{portfile}.feeds")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if portfile.exists() and portfile.read_text().strip() and feeds.exists():
-            return proc, feeds, log
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("serve_live.py did not start")
+    log = workdir / "live.log"
+    proc, feeds = site_eval.serve_many_hosts("serve_live.py", [str(site), str(log), str(step)],
+                                             workdir)
+    return proc, feeds, log
 
 
 def reveals(log: Path) -> dict[str, float]:
