@@ -508,6 +508,57 @@ def test_the_story_container_is_found_from_shared_prose_not_a_shared_headline() 
     assert merged == [headline, *STORY_SENTENCES]
 
 
+def test_a_shared_headline_far_from_the_story_in_a_list_of_stories_does_not_stretch_it() -> None:
+    from newsflow.extract.content import merge_extractions
+
+    headline = "Pier approved for Eastport harbour"
+    latest = [f"Another headline number {i} today" for i in range(5)] + [headline]
+    sections = [f"Section {i} news ({i + 3})" for i in range(12)]
+    html = ("<html><body><div class=latest><ul>"
+            + "".join(f"<li><a href='/n/{i}'>{t}</a></li>" for i, t in enumerate(latest))
+            + "</ul><ul>" + "".join(f"<li><a href='/s/{i}'>{t}</a></li>"
+                                    for i, t in enumerate(sections))
+            + f"</ul></div><div class=story><h1>{headline}</h1>"
+            + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + "</div></body></html>")
+    # trafilatura kept the lists of stories and sections above the story, not its <h1>;
+    # readability kept the story and its headline
+    first = [*latest, *sections, *STORY_SENTENCES]
+    merged, method = merge_extractions(first, [headline, *STORY_SENTENCES], _pruned(html))
+    assert method == "combined"
+    assert merged == STORY_SENTENCES
+
+
+def test_a_prose_teaser_in_the_navigation_does_not_stretch_trafilatura_s_result() -> None:
+    from newsflow.extract.content import block_texts, merge_extractions
+
+    teaser = "Preview: the studio showed us a first look at its new game this week..."
+    menu = [f"Section {name}" for name in ("Home", "News", "Sport", "Weather", "Games", "Travel",
+                                           "Money", "Video", "Forums", "Login", "Feeds")]
+    html = ("<html><body><div class=nav><div>" + teaser + "</div>"
+            + "".join(f"<div>{m}</div>" for m in menu) + "</div><div class=story>"
+            + "".join(f"<p>{s}</p>" for s in STORY_SENTENCES) + "</div></body></html>")
+    tree = _pruned(html)
+    first = block_texts(tree.find("body"))  # what trafilatura gives on such a page
+    assert first[0] == teaser
+    kept, method = merge_extractions(first, [], tree)  # readability found nothing
+    assert method == "trafilatura"
+    assert kept == STORY_SENTENCES
+
+
+def test_teasers_that_end_in_a_read_more_link_ask_for_a_second_opinion() -> None:
+    from newsflow.extract.content import _needs_second_opinion
+
+    page = lxml.html.document_fromstring("<html><body>" + "".join(
+        f"<p>{s}</p>" for s in STORY_SENTENCES) + "</body></html>")
+    assert not _needs_second_opinion(STORY_SENTENCES, page)
+    for more in ("Read", "Read more »", "More"):
+        teaser = f"Another story from the coast ended in a famous win for the visitors. {more}"
+        assert _needs_second_opinion([*STORY_SENTENCES, teaser], page)
+    # a sentence that merely ends in the word is not a teaser
+    assert not _needs_second_opinion(
+        [*STORY_SENTENCES, "The board said it had nothing more to say. Nothing more."], page)
+
+
 def test_the_story_does_not_run_on_past_a_heading_that_follows_it() -> None:
     from newsflow.extract.content import merge_extractions
 
