@@ -5,8 +5,9 @@ share widgets, the headline again, "Published 1 hour ago", image captions, bylin
 Topics", newsletter prompts and view counters. These rules are general on purpose (shape of the
 line, where it sits, a few kinds of words), never a list of the phrases one site uses:
 
-- the *head* of the body (before the first real sentence) and its *tail* (after the last one)
-  hold furniture: there, a line that is not prose goes;
+- the *head* of the body (before the first real sentence) holds furniture: there, a line that
+  is not prose goes. Its *tail* is not cut the same way: a truncated copy ends in a line that
+  is not a sentence, and the merge in :mod:`.content` already ends the story at its container;
 - anywhere, a short line that is a caption, a share widget, a counter, a date line, a topic or
   category label, or a newsletter prompt goes, and so does a repeat of the title;
 - the story itself is never shortened: a long paragraph always stays.
