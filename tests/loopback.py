@@ -39,6 +39,7 @@ import gzip as gzip_module
 import http.server
 import mimetypes
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -216,6 +217,13 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Print the traceback of a failed request, unless the client hung up: tests of body
+        limits and timeouts hang up on purpose, and the client resets a kept-alive connection
+        the server is still reading (socketserver prints those to stderr mid-run)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Server6(_Server):
