@@ -387,8 +387,8 @@ def _without_far_edges(indices: list[int], may_drop: Callable[[int], bool]) -> l
 
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 # A paragraph of the story more than this many paragraphs from the rest of it is rare; a
-# teaser or a headline in a list of stories is often that far. (Of 5 and 10, 5 cost pages
-# their headline on the WCEB and ScrapingHub sets; 10 changed only pages it mended.)
+# teaser or a headline in a list of stories is often that far. (Of 5 and 10, 5 also cut a
+# WCEB page's story short; 10 changed only the pages it mended, on every set.)
 _FAR = 10
 _ANCHOR_WORDS = 4  # a shared paragraph this long marks the story (a shared word or two may not)
 _AGREED_PROSE = 150  # agreeing on fewer words of prose than this may be agreeing on a fragment...
